@@ -1,0 +1,73 @@
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/**
+ * The one configuration object, read from the environment and validated once at start-up.
+ * Defaults run the service locally on the bundled model, a local file cache and the sample collections.
+ */
+const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+
+const csv = z
+  .string()
+  .default('')
+  .transform((value) =>
+    value
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part.length > 0),
+  );
+
+const flag = (defaultValue: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .optional()
+    .transform((value) => (value === undefined ? defaultValue : value === 'true' || value === '1' || value === 'yes'));
+
+const cacheUrl = z
+  .string()
+  .refine((value) => /^(file:\/\/.+|s3:\/\/[^/]+(\/.*)?|memory:\/\/.*)$/.test(value), {
+    message: 'must be file:///path, s3://bucket[/prefix] or memory://',
+  });
+
+export const ConfigSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('0.0.0.0'),
+  PUBLIC_URL: z
+    .url({ protocol: /^https?$/ })
+    .transform((value) => value.replace(/\/+$/, ''))
+    .optional(),
+  CACHE_URL: cacheUrl.default(`file://${projectRoot}.cache/tiles`),
+  CACHE_MEMORY_MAX_BYTES: z.coerce.number().int().positive().default(256 * 1024 * 1024),
+  S3_ENDPOINT: z.url().optional(),
+  S3_FORCE_PATH_STYLE: flag(false),
+  AWS_REGION: z.string().default('us-east-1'),
+  FETCH_ALLOW_HOSTS: csv,
+  FETCH_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+  FETCH_MAX_BYTES: z.coerce.number().int().positive().default(64 * 1024 * 1024),
+  COLLECTIONS_FILE: z.string().default(`${projectRoot}config/collections.json`),
+  MODEL_DIR: z.string().default(`${projectRoot}models/terramind-small-random`),
+  EXECUTION_PROVIDERS: csv.pipe(z.array(z.enum(['cuda', 'webgpu', 'cpu']))).default(['cpu']),
+  INTRA_OP_THREADS: z.coerce.number().int().min(0).default(0),
+  INTER_OP_THREADS: z.coerce.number().int().min(0).default(0),
+  BATCH_MAX_SIZE: z.coerce.number().int().min(1).max(256).default(8),
+  BATCH_MAX_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(10),
+  MODEL_WARMUP: flag(true),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment; a bad value throws a ConfigError that names the variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const result = ConfigSchema.safeParse(present);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,68 @@
+/**
+ * Errors as values with a type. Any domain room throws an OgcError; the HTTP layer turns it into the
+ * OGC exception JSON (type, title, status, detail) exactly once, at the edge.
+ */
+const EXCEPTION_BASE = 'http://www.opengis.net/def/exceptions/ogcapi-common-1/1.0';
+
+export type OgcErrorKind =
+  | 'bad-request'
+  | 'not-found'
+  | 'not-acceptable'
+  | 'payload-too-large'
+  | 'upstream'
+  | 'upstream-timeout'
+  | 'unavailable'
+  | 'internal';
+
+const STATUS: Record<OgcErrorKind, number> = {
+  'bad-request': 400,
+  'not-found': 404,
+  'not-acceptable': 406,
+  'payload-too-large': 413,
+  upstream: 502,
+  'upstream-timeout': 504,
+  unavailable: 503,
+  internal: 500,
+};
+
+const TITLE: Record<OgcErrorKind, string> = {
+  'bad-request': 'Bad request',
+  'not-found': 'Not found',
+  'not-acceptable': 'Not acceptable',
+  'payload-too-large': 'Payload too large',
+  upstream: 'Upstream failure',
+  'upstream-timeout': 'Upstream timeout',
+  unavailable: 'Service unavailable',
+  internal: 'Internal server error',
+};
+
+export class OgcError extends Error {
+  readonly status: number;
+  readonly type: string;
+  readonly title: string;
+
+  constructor(
+    readonly kind: OgcErrorKind,
+    readonly detail: string,
+    options: { type?: string; title?: string; cause?: unknown } = {},
+  ) {
+    super(detail, { cause: options.cause });
+    this.name = 'OgcError';
+    this.status = STATUS[kind];
+    this.title = options.title ?? TITLE[kind];
+    this.type = options.type ?? `${EXCEPTION_BASE}/${kind}`;
+  }
+
+  toJSON(): { type: string; title: string; status: number; detail: string } {
+    return { type: this.type, title: this.title, status: this.status, detail: this.detail };
+  }
+}
+
+export const badRequest = (detail: string, cause?: unknown) => new OgcError('bad-request', detail, { cause });
+export const notFound = (detail: string) => new OgcError('not-found', detail);
+export const upstreamError = (detail: string, cause?: unknown) => new OgcError('upstream', detail, { cause });
+export const upstreamTimeout = (detail: string, cause?: unknown) => new OgcError('upstream-timeout', detail, { cause });
+
+export function isOgcError(error: unknown): error is OgcError {
+  return error instanceof OgcError;
+}
