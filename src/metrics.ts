@@ -1,0 +1,42 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics of one service instance; built once and passed in the app context. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    cacheRequests: new Counter({
+      name: 'tmogc_cache_requests_total',
+      help: 'Tile cache lookups by result (hit, miss, bypass)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    cacheStoreFailures: new Counter({
+      name: 'tmogc_cache_store_failures_total',
+      help: 'Object store operations that failed (served uncached)',
+      labelNames: ['operation'] as const,
+      registers: [registry],
+    }),
+    upstreamRequests: new Counter({
+      name: 'tmogc_upstream_requests_total',
+      help: 'HTTP requests to upstream sources by outcome',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    upstreamBytes: new Counter({
+      name: 'tmogc_upstream_bytes_total',
+      help: 'Bytes read from upstream sources',
+      registers: [registry],
+    }),
+    renderSeconds: new Histogram({
+      name: 'tmogc_tile_render_seconds',
+      help: 'Time to produce a tile on a cache miss',
+      labelNames: ['modality'] as const,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
