@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { CachedObject, CacheStore } from './store.js';
+
+export type CacheStatus = 'hit' | 'miss' | 'bypass';
+
+export interface Produced {
+  body: Uint8Array;
+  contentType: string;
+}
+
+export interface TileCacheDeps {
+  metrics?: Metrics;
+  logger?: Logger;
+  /** Upper bound on one store get/put; past it the store counts as failed for this request. */
+  storeTimeoutMs?: number;
+}
+
+/** Strong validator of the bytes: quoted base64url sha256 (the ETag header value). */
+export function etagOf(body: Uint8Array): string {
+  return `"${createHash('sha256').update(body).digest('base64url')}"`;
+}
+
+/**
+ * Read-through cache in front of a CacheStore.
+ * - Single-flight: concurrent callers of one missing key share one `produce` run (and one store lookup).
+ * - The store is an optimisation: if get or put fails (or exceeds storeTimeoutMs) the failure is logged and counted,
+ *   the tile is still returned, and the status is 'bypass'.
+ * - The write happens before the promise resolves (before responding): the status is then truthful, a following
+ *   request for the same key is a guaranteed hit, and no background work outlives the request. The cost is one store
+ *   round trip on misses only, bounded by storeTimeoutMs.
+ * - If `produce` throws, every waiter gets that error and nothing is stored: errors are never cached.
+ */
+export class TileCache {
+  private readonly inflight = new Map<string, Promise<{ object: CachedObject; status: CacheStatus }>>();
+  private readonly storeTimeoutMs: number;
+
+  constructor(
+    readonly store: CacheStore,
+    private readonly deps: TileCacheDeps = {},
+  ) {
+    this.storeTimeoutMs = deps.storeTimeoutMs ?? 5_000;
+  }
+
+  getOrCreate(key: string, produce: () => Promise<Produced>): Promise<{ object: CachedObject; status: CacheStatus }> {
+    const running = this.inflight.get(key);
+    if (running) return running;
+    const task = this.lookupOrProduce(key, produce).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, task);
+    return task;
+  }
+
+  /** Number of keys currently being produced (for tests and diagnostics). */
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  private async lookupOrProduce(key: string, produce: () => Promise<Produced>): Promise<{ object: CachedObject; status: CacheStatus }> {
+    let storeFailed = false;
+    try {
+      const cached = await this.withTimeout(this.store.get(key), 'get');
+      if (cached) {
+        this.deps.metrics?.cacheRequests.inc({ result: 'hit' });
+        return { object: cached, status: 'hit' };
+      }
+    } catch (error) {
+      storeFailed = true;
+      this.storeFailure('get', key, error);
+    }
+
+    const produced = await produce();
+    const object: CachedObject = { body: produced.body, contentType: produced.contentType, etag: etagOf(produced.body) };
+
+    try {
+      await this.withTimeout(this.store.put(key, object), 'put');
+    } catch (error) {
+      storeFailed = true;
+      this.storeFailure('put', key, error);
+    }
+    const status: CacheStatus = storeFailed ? 'bypass' : 'miss';
+    this.deps.metrics?.cacheRequests.inc({ result: status });
+    return { object, status };
+  }
+
+  private storeFailure(operation: 'get' | 'put', key: string, error: unknown): void {
+    this.deps.metrics?.cacheStoreFailures.inc({ operation });
+    this.deps.logger?.warn({ err: error, key, operation, store: this.store.kind }, 'cache store failed; serving uncached');
+  }
+
+  private withTimeout<T>(promise: Promise<T>, operation: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`cache store ${operation} timed out after ${this.storeTimeoutMs} ms`)), this.storeTimeoutMs);
+    });
+    // A late rejection of the original promise must not become an unhandled rejection.
+    promise.catch(() => undefined);
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  }
+}
