@@ -1,0 +1,113 @@
+import { LRUCache } from 'lru-cache';
+import { badRequest, notFound } from '../errors.js';
+import { MODALITIES, parseModality, type Modality } from '../modalities.js';
+import type { ModalityReader } from '../sources/types.js';
+import type { CollectionConfig } from './config.js';
+
+/**
+ * Collections the service can tile: the configured ones (COLLECTIONS_FILE) and ad hoc ones, one per modality,
+ * whose source comes in the query named after the modality (`/collections/S2L2A?S2L2A=<item or COG URL>`).
+ * A resolved collection carries the query parameters every link must keep, so clients that follow links
+ * (GDAL, QGIS, OpenLayers) keep asking for the same source and rendering.
+ */
+export interface SourceOpenerPort {
+  open(href: string, modality: Modality, options?: { trusted?: boolean; signal?: AbortSignal }): Promise<ModalityReader>;
+}
+
+export interface ResolvedCollection extends CollectionConfig {
+  adHoc: boolean;
+  /** Query parameters that identify this collection's content (source and render overrides), sorted. */
+  linkQuery: [string, string][];
+}
+
+/** Query parameters with a meaning of their own, never render parameters. */
+const RESERVED = new Set(['f']);
+
+export class CollectionRegistry {
+  private readonly byId: Map<string, CollectionConfig>;
+  private readonly boundsCache = new LRUCache<string, [number, number, number, number]>({ max: 1000 });
+
+  constructor(
+    configured: CollectionConfig[],
+    private readonly opener: SourceOpenerPort,
+  ) {
+    this.byId = new Map(configured.map((entry) => [entry.id, entry]));
+  }
+
+  configured(): CollectionConfig[] {
+    return [...this.byId.values()];
+  }
+
+  /** The collection for a path id and the request's query, or a 404/400 that says what to do. */
+  resolve(id: string, query: Record<string, string>): ResolvedCollection {
+    const configured = this.byId.get(id);
+    if (configured) {
+      const overrides = renderOverrides(query, new Set());
+      return {
+        ...configured,
+        render: { ...configured.render, ...Object.fromEntries(overrides) },
+        adHoc: false,
+        linkQuery: overrides,
+      };
+    }
+    const modality = parseModality(id);
+    if (!modality || modality !== id) {
+      const known = [...this.byId.keys()];
+      throw notFound(
+        `Unknown collection '${id}'. Configured: ${known.length ? known.join(', ') : '(none)'}; ` +
+          `or use a modality id (${Object.keys(MODALITIES).join(', ')}) with its source in the query, e.g. /collections/S2L2A?S2L2A=<STAC item URL>.`,
+      );
+    }
+    const source = query[modality];
+    if (source === undefined || source.trim() === '') {
+      throw badRequest(
+        `Collection '${modality}' is an ad hoc collection: give its source in the query parameter '${modality}' ` +
+          `(a STAC item or GeoTIFF URL), e.g. /collections/${modality}?${modality}=https://example.com/item.json`,
+      );
+    }
+    let url: URL;
+    try {
+      url = new URL(source);
+    } catch {
+      throw badRequest(`Query parameter '${modality}' must be an absolute http(s) URL, got '${source}'.`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw badRequest(`Query parameter '${modality}' must be an http(s) URL, got scheme '${url.protocol}'.`);
+    }
+    const overrides = renderOverrides(query, new Set([modality]));
+    return {
+      id: modality,
+      title: `${MODALITIES[modality].title} from ${url.href}`,
+      description: `Ad hoc ${modality} collection over ${url.href}`,
+      modality,
+      source: url.href,
+      trusted: false,
+      render: Object.fromEntries(overrides),
+      minzoom: 0,
+      maxzoom: 18,
+      adHoc: true,
+      linkQuery: [[modality, url.href], ...overrides],
+    };
+  }
+
+  /** Opens the collection's source (metadata only); the opener keeps its own caches. */
+  open(collection: ResolvedCollection, signal?: AbortSignal): Promise<ModalityReader> {
+    return this.opener.open(collection.source, collection.modality, { trusted: collection.trusted, signal });
+  }
+
+  /** CRS84 footprint of a collection, remembered per source so listing collections stays cheap. */
+  async bounds(collection: ResolvedCollection, signal?: AbortSignal): Promise<[number, number, number, number]> {
+    const key = `${collection.modality} ${collection.source}`;
+    const cached = this.boundsCache.get(key);
+    if (cached) return cached;
+    const reader = await this.open(collection, signal);
+    this.boundsCache.set(key, reader.bounds);
+    return reader.bounds;
+  }
+}
+
+function renderOverrides(query: Record<string, string>, exclude: Set<string>): [string, string][] {
+  return Object.entries(query)
+    .filter(([key]) => !RESERVED.has(key) && !exclude.has(key))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
