@@ -1,0 +1,137 @@
+import type { TileMatrixLimits } from '../grid/tiles.js';
+import type { TileMatrixSetEntry } from '../grid/tms.js';
+import type { CollectionView } from './collections.js';
+import { collectionPath } from './collections.js';
+import { href, MEDIA, REL, type Link, type QueryPairs } from './links.js';
+
+/**
+ * Tileset metadata, tilesets lists and TileJSON for one collection (OGC API - Tiles Part 1, TMS 2.0).
+ * Item links are typed (GDAL picks by `type`, OpenLayers crashes on untyped ones) and templated with
+ * {tileMatrix}/{tileRow}/{tileCol}; every href keeps the collection's query.
+ */
+export const TILE_FORMATS = [
+  { f: 'png', type: 'image/png' },
+  { f: 'webp', type: 'image/webp' },
+  { f: 'jpeg', type: 'image/jpeg' },
+] as const;
+
+const CRS84 = 'http://www.opengis.net/def/crs/OGC/1.3/CRS84';
+
+export function tilesPath(collectionId: string): string {
+  return `${collectionPath(collectionId)}/map/tiles`;
+}
+
+export function tileTemplate(base: string, collection: CollectionView, tmsId: string, f: string, xyz = false): string {
+  const vars = xyz ? '{z}/{y}/{x}' : '{tileMatrix}/{tileRow}/{tileCol}';
+  return href(base, `${tilesPath(collection.id)}/${tmsId}/${vars}`, collection.linkQuery, [['f', f]]);
+}
+
+function tilesetLinks(base: string, collection: CollectionView, tms: TileMatrixSetEntry): Link[] {
+  const id = tms.definition.id;
+  const query: QueryPairs = collection.linkQuery;
+  const links: Link[] = [
+    { href: href(base, `${tilesPath(collection.id)}/${id}`, query, [['f', 'json']]), rel: 'self', type: MEDIA.json, title: `${collection.title} (${id})` },
+    { href: `${base}/tileMatrixSets/${id}`, rel: REL.tilingScheme, type: MEDIA.json, title: `${id} definition` },
+    { href: href(base, collectionPath(collection.id), query), rel: REL.geodata, type: MEDIA.json, title: collection.title },
+    ...TILE_FORMATS.map(
+      (format): Link => ({
+        href: tileTemplate(base, collection, id, format.f),
+        rel: 'item',
+        type: format.type,
+        title: `${format.f.toUpperCase()} tiles`,
+        templated: true,
+      }),
+    ),
+  ];
+  if (id === 'WebMercatorQuad') {
+    links.push({ href: href(base, `${tilesPath(collection.id)}/${id}/tilejson.json`, query), rel: 'alternate', type: MEDIA.json, title: 'TileJSON 3.0.0' });
+  }
+  return links;
+}
+
+/** Full tileset metadata (`.../map/tiles/{tileMatrixSetId}`). */
+export function tilesetDocument(
+  base: string,
+  collection: CollectionView,
+  tms: TileMatrixSetEntry,
+  limits: TileMatrixLimits[],
+  bounds: readonly number[],
+) {
+  return {
+    title: `${collection.title} (${tms.definition.id})`,
+    description: collection.description,
+    dataType: 'map',
+    crs: tms.crsUri,
+    tileMatrixSetURI: tms.definition.uri,
+    tileMatrixSetId: tms.definition.id,
+    tileMatrixSetLimits: limits,
+    boundingBox: { lowerLeft: [bounds[0], bounds[1]], upperRight: [bounds[2], bounds[3]], crs: CRS84 },
+    attribution: collection.attribution,
+    mediaTypes: TILE_FORMATS.map((format) => format.type),
+    links: tilesetLinks(base, collection, tms),
+  };
+}
+
+/** Tilesets list (`.../map/tiles`): one summary per tile matrix set, with what the Tiles ETS reads. */
+export function tilesetsListDocument(
+  base: string,
+  collection: CollectionView,
+  sets: { tms: TileMatrixSetEntry; limits: TileMatrixLimits[] }[],
+) {
+  return {
+    links: [
+      { href: href(base, tilesPath(collection.id), collection.linkQuery, [['f', 'json']]), rel: 'self', type: MEDIA.json, title: 'Map tilesets' },
+      { href: href(base, collectionPath(collection.id), collection.linkQuery), rel: REL.geodata, type: MEDIA.json, title: collection.title },
+    ],
+    tilesets: sets.map(({ tms, limits }) => ({
+      title: `${collection.title} (${tms.definition.id})`,
+      dataType: 'map',
+      crs: tms.crsUri,
+      tileMatrixSetURI: tms.definition.uri,
+      tileMatrixSetId: tms.definition.id,
+      tileMatrixSetLimits: limits,
+      links: tilesetLinks(base, collection, tms),
+    })),
+  };
+}
+
+/** TileJSON 3.0.0 with XYZ templates (MapLibre, Leaflet, QGIS XYZ); WebMercatorQuad only. */
+export function tileJsonDocument(
+  base: string,
+  collection: CollectionView,
+  bounds: readonly number[],
+  zoom: { min: number; max: number },
+) {
+  const clampLat = (lat: number) => Math.max(-85.0511287798066, Math.min(85.0511287798066, lat));
+  const west = bounds[0];
+  const east = bounds[2];
+  const south = clampLat(bounds[1]);
+  const north = clampLat(bounds[3]);
+  return {
+    tilejson: '3.0.0',
+    name: collection.title,
+    description: collection.description,
+    version: '1.0.0',
+    attribution: collection.attribution ?? '',
+    scheme: 'xyz',
+    tiles: [tileTemplate(base, collection, 'WebMercatorQuad', 'png', true)],
+    minzoom: zoom.min,
+    maxzoom: zoom.max,
+    bounds: [west, south, east, north],
+    center: [(west + east) / 2, (south + north) / 2, Math.min(zoom.max, Math.max(zoom.min, Math.round((zoom.min + zoom.max) / 2)))],
+  };
+}
+
+/** `/tileMatrixSets` list. */
+export function tileMatrixSetsDocument(base: string, sets: TileMatrixSetEntry[]) {
+  return {
+    links: [{ href: `${base}/tileMatrixSets?f=json`, rel: 'self', type: MEDIA.json, title: 'Tile matrix sets' }],
+    tileMatrixSets: sets.map((entry) => ({
+      id: entry.definition.id,
+      title: entry.definition.title,
+      uri: entry.definition.uri,
+      crs: entry.definition.crs,
+      links: [{ href: `${base}/tileMatrixSets/${entry.definition.id}`, rel: 'self', type: MEDIA.json, title: entry.definition.title }],
+    })),
+  };
+}
