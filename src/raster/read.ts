@@ -1,0 +1,143 @@
+import { badRequest } from '../errors.js';
+import { readCogWindow, type CogDataset, type CogLevel } from './cog.js';
+import type { Grid } from './raster.js';
+import {
+  sampleWindow,
+  sourceCoordinates,
+  sourcePixelsPerTargetPixel,
+  toPixelCoordinates,
+  type Resampling,
+  type SourceCoordinates,
+} from './warp.js';
+
+/**
+ * Reading a GeoTIFF onto any target grid, rio-tiler style: pick the overview by the resolution the target
+ * needs (measured in the source CRS), read only the window of that level under the target (plus a margin),
+ * then warp it with the approximate transformer.
+ */
+export interface BandRequest {
+  /** 0-based sample index in the file. */
+  sample: number;
+  /** Stored value meaning no data (overrides the file's GDAL_NODATA). */
+  nodata?: number;
+}
+
+export interface GridRead {
+  /** One array per requested band, on the target grid (stored values, resampled). */
+  values: Float32Array[];
+  /** 255 where every requested band is valid. */
+  valid: Uint8Array;
+  /** Which level was read (0 = full resolution) and the window, for tests and logs. */
+  levelIndex: number;
+  window?: [number, number, number, number];
+}
+
+/** Largest window (in pixels) one read may decode: beyond it the request asks for too coarse a view. */
+const MAX_WINDOW_PIXELS = 6000 * 6000;
+/** Interpolation tolerance of the approximate transformer, in source pixels (GDAL's default). */
+const TOLERANCE_PIXELS = 0.125;
+
+/** Overview choice: the coarsest level still at least as fine as the target needs (gdalwarp/rio-tiler). */
+export function selectLevel(levels: CogLevel[], sourcePixelsPerTarget: number): number {
+  let chosen = 0;
+  levels.forEach((level, index) => {
+    // 1% slack absorbs rounding of overview sizes (1098 / 549 vs 1098 / 275).
+    if (level.decimation <= sourcePixelsPerTarget * 1.01) chosen = index;
+  });
+  return chosen;
+}
+
+export function datasetCoordinates(dataset: CogDataset, target: Grid): SourceCoordinates {
+  const pixelSize = Math.hypot(dataset.transform[0], dataset.transform[3]);
+  return sourceCoordinates(target, dataset.crs, pixelSize * TOLERANCE_PIXELS);
+}
+
+export async function readOntoGrid(
+  dataset: CogDataset,
+  bands: BandRequest[],
+  target: Grid,
+  options: { resampling: Resampling; coords?: SourceCoordinates; signal?: AbortSignal },
+): Promise<GridRead> {
+  const size = target.width * target.height;
+  const values = bands.map(() => new Float32Array(size));
+  const valid = new Uint8Array(size).fill(255);
+  const coords = options.coords ?? datasetCoordinates(dataset, target);
+
+  const levelIndex = selectLevel(dataset.levels, sourcePixelsPerTargetPixel(coords, dataset.transform));
+  const level = dataset.levels[levelIndex];
+  const pixels = toPixelCoordinates(coords, level.transform);
+  const window = windowOf(pixels.cols, pixels.rows, level, dataset.levels[0], coords);
+  if (!window) {
+    valid.fill(0);
+    return { values, valid, levelIndex };
+  }
+  const [x0, y0, x1, y1] = window;
+  const windowWidth = x1 - x0;
+  const windowHeight = y1 - y0;
+  if (windowWidth * windowHeight > MAX_WINDOW_PIXELS) {
+    throw badRequest(
+      `Reading ${dataset.url} onto this grid needs ${windowWidth}x${windowHeight} source pixels and the file has no ` +
+        'overview coarse enough; request a finer zoom level or add overviews to the file (COG)',
+    );
+  }
+  const decoded = await readCogWindow(
+    dataset,
+    level,
+    window,
+    bands.map((band) => band.sample),
+    options.signal,
+  );
+  bands.forEach((band, k) => {
+    const raw = decoded.bands[k];
+    const nodata = band.nodata ?? dataset.nodata;
+    const bandValid = new Uint8Array(raw.length);
+    for (let i = 0; i < raw.length; i++) {
+      const value = raw[i];
+      const isNoData = Number.isNaN(value) || (nodata !== undefined && (value === nodata || (Number.isNaN(nodata) && Number.isNaN(value))));
+      bandValid[i] = isNoData || (decoded.mask && decoded.mask[i] === 0) ? 0 : 255;
+    }
+    sampleWindow(
+      pixels,
+      { x0, y0, width: windowWidth, height: windowHeight, values: raw, valid: bandValid },
+      options.resampling,
+      values[k],
+      valid,
+    );
+  });
+  return { values, valid, levelIndex, window };
+}
+
+/**
+ * The level window under the target pixels, widened by a margin (interpolation neighbours plus half a target
+ * pixel), clamped to the image. Undefined when the target does not overlap the image.
+ */
+function windowOf(
+  cols: Float32Array,
+  rows: Float32Array,
+  level: CogLevel,
+  full: CogLevel,
+  coords: SourceCoordinates,
+): [number, number, number, number] | undefined {
+  let minCol = Infinity;
+  let minRow = Infinity;
+  let maxCol = -Infinity;
+  let maxRow = -Infinity;
+  for (let i = 0; i < cols.length; i++) {
+    const col = cols[i];
+    const row = rows[i];
+    if (!Number.isFinite(col) || !Number.isFinite(row)) continue;
+    if (col < minCol) minCol = col;
+    if (col > maxCol) maxCol = col;
+    if (row < minRow) minRow = row;
+    if (row > maxRow) maxRow = row;
+  }
+  if (!Number.isFinite(minCol)) return undefined;
+  const targetPixelInLevel = sourcePixelsPerTargetPixel(coords, full.transform) / level.decimation;
+  const margin = 2 + Math.ceil(targetPixelInLevel / 2);
+  const x0 = Math.max(0, Math.floor(minCol) - margin);
+  const y0 = Math.max(0, Math.floor(minRow) - margin);
+  const x1 = Math.min(level.width, Math.ceil(maxCol) + margin);
+  const y1 = Math.min(level.height, Math.ceil(maxRow) + margin);
+  if (x1 <= x0 || y1 <= y0) return undefined;
+  return [x0, y0, x1, y1];
+}

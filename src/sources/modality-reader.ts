@@ -1,0 +1,107 @@
+import { upstreamError } from '../errors.js';
+import { transformBounds } from '../geo/crs.js';
+import { MODALITIES } from '../modalities.js';
+import type { CogDataset } from '../raster/cog.js';
+import { createRaster, gridBounds, type Grid, type Raster } from '../raster/raster.js';
+import { datasetCoordinates, readOntoGrid } from '../raster/read.js';
+import type { Resampling, SourceCoordinates } from '../raster/warp.js';
+import type { BandSource, ModalitySource } from '../stac/types.js';
+import type { ModalityReader } from './types.js';
+
+/** Value conversions a band source may ask for after scale/offset (S1 linear power -> dB for TerraMind). */
+type ValueTransform = 'linear-to-db' | undefined;
+
+/**
+ * A ModalityReader over opened GeoTIFFs: one per distinct href of the modality's bands. Bands that share a
+ * file are decoded together; bands at different resolutions (S2 10/20/60 m) are each read onto the target
+ * grid from their own file, so the combination is just stacking.
+ */
+export function createModalityReader(source: ModalitySource, datasets: Map<string, CogDataset>): ModalityReader {
+  const expected = MODALITIES[source.modality].bands;
+  const finest = [...datasets.values()].reduce((best, dataset) =>
+    pixelSize(dataset) < pixelSize(best) ? dataset : best,
+  );
+  for (const band of source.bands) {
+    const dataset = datasets.get(band.href);
+    if (!dataset) throw new Error(`internal: dataset for ${band.href} was not opened`);
+    if (band.bandIndex < 1 || band.bandIndex > dataset.bandCount) {
+      throw upstreamError(
+        `${band.href} has ${dataset.bandCount} band(s) but band ${band.bandIndex} (${band.band}) was requested`,
+      );
+    }
+  }
+  const bounds =
+    source.bbox ?? transformBounds(gridBounds({ ...finest, crs: finest.crs }), finest.crs, 'EPSG:4326') ?? [-180, -90, 180, 90];
+  const defaultResampling: Resampling = source.modality === 'LULC' ? 'nearest' : 'bilinear';
+
+  return {
+    modality: source.modality,
+    id: source.id,
+    bounds,
+    crs: finest.crs,
+    resolution: pixelSize(finest),
+    async read(target: Grid, options = {}): Promise<Raster> {
+      const resampling = options.resampling ?? defaultResampling;
+      const raster = createRaster(target, [...expected], source.modality);
+      raster.mask.fill(255);
+      const coordsByCrs = new Map<string, SourceCoordinates>();
+      const groups = groupByHref(source.bands);
+      await Promise.all(
+        [...groups].map(async ([href, bands]) => {
+          const dataset = datasets.get(href)!;
+          let coords = coordsByCrs.get(dataset.crs);
+          if (!coords) {
+            coords = datasetCoordinates(dataset, target);
+            coordsByCrs.set(dataset.crs, coords);
+          }
+          const read = await readOntoGrid(
+            dataset,
+            bands.map(({ band }) => ({ sample: band.bandIndex - 1, nodata: band.nodata })),
+            target,
+            { resampling, coords, signal: options.signal },
+          );
+          bands.forEach(({ band, position }, k) => {
+            convertValues(read.values[k], read.valid, band);
+            raster.bands[position] = read.values[k];
+          });
+          for (let i = 0; i < raster.mask.length; i++) if (read.valid[i] === 0) raster.mask[i] = 0;
+        }),
+      );
+      // Invalid pixels carry 0 so that downstream statistics never see fill values.
+      for (const band of raster.bands) for (let i = 0; i < band.length; i++) if (raster.mask[i] === 0) band[i] = 0;
+      return raster;
+    },
+  };
+}
+
+function pixelSize(dataset: CogDataset): number {
+  return Math.hypot(dataset.transform[0], dataset.transform[3]);
+}
+
+function groupByHref(bands: BandSource[]): Map<string, { band: BandSource; position: number }[]> {
+  const groups = new Map<string, { band: BandSource; position: number }[]>();
+  bands.forEach((band, position) => {
+    const group = groups.get(band.href) ?? [];
+    group.push({ band, position });
+    groups.set(band.href, group);
+  });
+  return groups;
+}
+
+/** stored * scale + offset, then the band's value transform; invalid results lower the mask. */
+function convertValues(values: Float32Array, valid: Uint8Array, band: BandSource): void {
+  const transform = (band as BandSource & { transform?: ValueTransform }).transform;
+  const { scale, offset } = band;
+  for (let i = 0; i < values.length; i++) {
+    if (valid[i] === 0) continue;
+    let value = values[i] * scale + offset;
+    if (transform === 'linear-to-db') {
+      if (!(value > 0)) {
+        valid[i] = 0;
+        continue;
+      }
+      value = 10 * Math.log10(value);
+    }
+    values[i] = value;
+  }
+}
