@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+import { fsqBasis, fsqVocabSize, indexToCode, numbersToIndex, tokensToCodes } from '../src/model/fsq.js';
+import { deriveSeed, Rng } from '../src/model/rng.js';
+import { drawToken, filterLogits, sampleTokens } from '../src/model/sampling.js';
+import { alphasCumprod, clampInPlace, ddimSteps, ddimUpdate, trailingTimesteps } from '../src/model/schedule.js';
+
+const DIFFUSION = { numTrainTimesteps: 1000, betaStart: 0.0001, betaEnd: 0.02, zeroTerminalSnr: true, clipSample: 1 };
+
+describe('FSQ', () => {
+  it('uses a little-endian basis (dimension 0 least significant)', () => {
+    expect(fsqBasis([8, 8, 8, 6, 5])).toEqual([1, 8, 64, 512, 3072]);
+    expect(fsqVocabSize([8, 8, 8, 6, 5])).toBe(15360);
+    expect(fsqVocabSize([7, 5, 5, 5, 5])).toBe(4375);
+  });
+
+  it('maps index -> code in [0,1] and back', () => {
+    expect(indexToCode(0, [8, 8, 8, 6, 5])).toEqual([0, 0, 0, 0, 0]);
+    expect(indexToCode(15359, [8, 8, 8, 6, 5])).toEqual([1, 1, 1, 1, 1]);
+    // 1 + 2*8 + 3*64 + 4*512 + 1*3072 = 5329
+    expect(numbersToIndex([1, 2, 3, 4, 1], [8, 8, 8, 6, 5])).toBe(5329);
+    expect(indexToCode(5329, [8, 8, 8, 6, 5])).toEqual([1 / 7, 2 / 7, 3 / 7, 4 / 5, 1 / 4]);
+    expect(indexToCode(1, [7, 5, 5, 5, 5])).toEqual([1 / 6, 0, 0, 0, 0]);
+  });
+
+  it('lays codes out as [B,F,14,14] from ids [B,196]', () => {
+    const ids = new Int32Array(2 * 196);
+    ids[5] = 5329; // chip 0, token 5
+    ids[196 + 195] = 15359; // chip 1, last token
+    const codes = tokensToCodes(ids, [8, 8, 8, 6, 5], 2);
+    expect(codes.length).toBe(2 * 5 * 196);
+    expect(codes[0 * 196 + 5]).toBeCloseTo(1 / 7, 7);
+    expect(codes[3 * 196 + 5]).toBeCloseTo(4 / 5, 7);
+    expect(codes[4 * 196 + 5]).toBeCloseTo(1 / 4, 7);
+    for (let f = 0; f < 5; f += 1) expect(codes[(5 + f) * 196 + 195]).toBe(1);
+    expect(() => tokensToCodes(new Int32Array(196).fill(15360), [8, 8, 8, 6, 5], 1)).toThrow(/outside/);
+  });
+});
+
+describe('DDIM schedule', () => {
+  it('rescales to zero terminal SNR (values checked against torch float32)', () => {
+    const table = alphasCumprod(DIFFUSION);
+    expect(table[999]).toBe(0);
+    expect(table[0]).toBeCloseTo(0.9999, 7);
+    expect(table[1]).toBeCloseTo(0.9997793436, 6);
+    expect(table[99]).toBeCloseTo(0.8963781595, 6);
+    expect(table[499]).toBeCloseTo(0.0760287642, 6);
+    expect(table[899]! / 0.00010613048652885482).toBeCloseTo(1, 4);
+    for (let t = 1; t < 1000; t += 1) expect(table[t]!).toBeLessThan(table[t - 1]!);
+  });
+
+  it('without the rescale the last alpha_bar stays positive', () => {
+    expect(alphasCumprod({ ...DIFFUSION, zeroTerminalSnr: false })[999]).toBeGreaterThan(0);
+  });
+
+  it('spaces timesteps as trailing arange(1000, 0, -1000//T) - 1', () => {
+    expect(trailingTimesteps(10)).toEqual([999, 899, 799, 699, 599, 499, 399, 299, 199, 99]);
+    const fifty = trailingTimesteps(50);
+    expect(fifty.length).toBe(50);
+    expect(fifty.slice(0, 3)).toEqual([999, 979, 959]);
+    expect(fifty.at(-1)).toBe(19);
+    expect(trailingTimesteps(1)).toEqual([999]);
+    expect(() => trailingTimesteps(0)).toThrow();
+  });
+
+  it('uses prev alpha 1 at the last step, so the result is the clamped x0', () => {
+    const steps = ddimSteps(DIFFUSION, 10);
+    expect(steps[0]).toMatchObject({ t: 999, alphaBar: 0 });
+    expect(steps[0]!.alphaBarPrev).toBeCloseTo(alphasCumprod(DIFFUSION)[899]!, 12);
+    expect(steps.at(-1)!.alphaBarPrev).toBe(1);
+    const x = new Float32Array([0.3, -2, 5]);
+    const x0 = clampInPlace(new Float32Array([3, -0.5, -7]), 1);
+    expect([...x0]).toEqual([1, -0.5, -1]);
+    expect([...ddimUpdate(x, x0, steps.at(-1)!)]).toEqual([1, -0.5, -1]);
+  });
+
+  it('is a DDIM step: at t=999 (alpha_bar 0) eps is x itself', () => {
+    const step = ddimSteps(DIFFUSION, 10)[0]!;
+    const out = ddimUpdate(new Float32Array([2]), new Float32Array([0.5]), step);
+    const a = step.alphaBarPrev;
+    expect(out[0]).toBeCloseTo(Math.sqrt(a) * 0.5 + Math.sqrt(1 - a) * 2, 6);
+  });
+});
+
+describe('sampling', () => {
+  it('top-p filters on the raw logits and keeps the first token that crosses p', () => {
+    // softmax of log([0.5, 0.3, 0.15, 0.05]) = those probabilities; cum = 0.5, 0.8, 0.95, 1.0
+    const logits = [0.5, 0.3, 0.15, 0.05].map(Math.log);
+    // p = 0.7: 0.5 <= 0.7, 0.8 > 0.7 -> keep the first two (the crossing one is kept)
+    expect([...filterLogits(logits, { topP: 0.7, topK: 0 })].map(Number.isFinite)).toEqual([true, true, false, false]);
+    // p = 0.85: the third one crosses -> three kept
+    expect([...filterLogits(logits, { topP: 0.85, topK: 0 })].map(Number.isFinite)).toEqual([true, true, true, false]);
+    // p = 0.4: even the first crosses, it is always kept
+    expect([...filterLogits(logits, { topP: 0.4, topK: 0 })].map(Number.isFinite)).toEqual([true, false, false, false]);
+    // order of the input does not matter
+    const shuffled = [logits[2]!, logits[0]!, logits[3]!, logits[1]!];
+    expect([...filterLogits(shuffled, { topP: 0.7, topK: 0 })].map(Number.isFinite)).toEqual([false, true, false, true]);
+  });
+
+  it('applies top-p before the temperature (raw logits)', () => {
+    // With temperature 10 the distribution would be almost flat, but the filter still sees the raw one.
+    const logits = [4, 0, 0, 0];
+    const filtered = filterLogits(logits, { topP: 0.8, topK: 0 });
+    expect([...filtered].map(Number.isFinite)).toEqual([true, false, false, false]);
+    const rng = new Rng(1);
+    for (let i = 0; i < 20; i += 1) expect(drawToken(filtered, 10, rng)).toBe(0);
+  });
+
+  it('top-k keeps the k largest', () => {
+    expect([...filterLogits([1, 5, 3, 4], { topP: 1, topK: 2 })].map(Number.isFinite)).toEqual([false, true, false, true]);
+  });
+
+  it('draws in proportion to softmax(logits / temperature)', () => {
+    const rng = new Rng(42);
+    const filtered = Float64Array.from([Math.log(0.2), Math.log(0.8), -Infinity]);
+    const counts = [0, 0, 0];
+    for (let i = 0; i < 20000; i += 1) counts[drawToken(filtered, 1, rng)]! += 1;
+    expect(counts[2]).toBe(0);
+    expect(counts[1]! / 20000).toBeCloseTo(0.8, 1);
+    expect(Math.abs(counts[0]! / 20000 - 0.2)).toBeLessThan(0.015);
+    expect(drawToken(filtered, 0, rng)).toBe(1); // greedy
+  });
+
+  it('samples [B,N] with one stream per chip', () => {
+    const vocab = 50;
+    const logits = new Float32Array(2 * 196 * vocab).map((_, i) => Math.sin(i * 0.37));
+    const a = sampleTokens(logits, 2, vocab, { temperature: 1, topP: 0.8, topK: 0 }, [new Rng(1), new Rng(2)]);
+    const b = sampleTokens(logits, 2, vocab, { temperature: 1, topP: 0.8, topK: 0 }, [new Rng(1), new Rng(2)]);
+    expect([...a]).toEqual([...b]);
+    // chip 0 alone with the same stream gets the same tokens as in the batch
+    const alone = sampleTokens(logits.subarray(0, 196 * vocab), 1, vocab, { temperature: 1, topP: 0.8, topK: 0 }, [new Rng(1)]);
+    expect([...alone]).toEqual([...a.subarray(0, 196)]);
+    expect(Math.max(...a)).toBeLessThan(vocab);
+  });
+});
+
+describe('seeded generator', () => {
+  it('repeats exactly for a seed and differs across seeds', () => {
+    const a = new Rng(7);
+    const b = new Rng(7);
+    const c = new Rng(8);
+    const seqA = Array.from({ length: 100 }, () => a.nextUint32());
+    expect(Array.from({ length: 100 }, () => b.nextUint32())).toEqual(seqA);
+    expect(Array.from({ length: 100 }, () => c.nextUint32())).not.toEqual(seqA);
+  });
+
+  it('is xoshiro128** (published reference vector for state 1,2,3,4)', () => {
+    const rng = Rng.fromState([1, 2, 3, 4]);
+    const expected = [11520, 0, 5927040, 70819200, 2031721883, 1637235492, 1287239034, 3734860849, 3729100597, 4258142804];
+    expect(Array.from({ length: 10 }, () => rng.nextUint32())).toEqual(expected);
+  });
+
+  it('draws standard normals', () => {
+    const x = new Rng(3).normalArray(100_000);
+    const mean = x.reduce((s, v) => s + v, 0) / x.length;
+    const variance = x.reduce((s, v) => s + (v - mean) ** 2, 0) / x.length;
+    expect(Math.abs(mean)).toBeLessThan(0.02);
+    expect(variance).toBeCloseTo(1, 1);
+    expect(x.every(Number.isFinite)).toBe(true);
+  });
+
+  it('derives distinct chip/stage seeds from one request seed', () => {
+    expect(deriveSeed(1, 'r0c0', 'DEM', 'noise')).toBe(deriveSeed(1, 'r0c0', 'DEM', 'noise'));
+    const seeds = new Set([
+      deriveSeed(1, 'r0c0', 'DEM', 'noise'),
+      deriveSeed(1, 'r0c1', 'DEM', 'noise'),
+      deriveSeed(1, 'r0c0', 'DEM', 'tokens'),
+      deriveSeed(2, 'r0c0', 'DEM', 'noise'),
+    ]);
+    expect(seeds.size).toBe(4);
+  });
+});
