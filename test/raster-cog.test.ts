@@ -1,0 +1,260 @@
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fromFile } from 'geotiff';
+import proj4 from 'proj4';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OgcError } from '../src/errors.js';
+import { createGuardedFetch } from '../src/net/guarded-fetch.js';
+import { createBlockCache } from '../src/raster/block-cache.js';
+import { CachedByteSource, httpRangeReader } from '../src/raster/byte-source.js';
+import { openCog } from '../src/raster/cog.js';
+import type { Grid } from '../src/raster/raster.js';
+import { readOntoGrid } from '../src/raster/read.js';
+import { createSourceOpener } from '../src/sources/open.js';
+import { FIXTURES, startFixtureServer, type FixtureServer } from './helpers/fixture-server.js';
+import '../src/geo/crs.js';
+
+const HALF = 20037508.342789244;
+const fetch = createGuardedFetch({ allowHosts: ['127.0.0.1'], timeoutMs: 10_000, maxBytes: 64 * 1024 * 1024, allowFileUrls: false });
+
+/** The WebMercatorQuad tile containing lon/lat at zoom z, as a 256x256 grid. */
+function tileAt(z: number, lon: number, lat: number): Grid {
+  const [mx, my] = proj4('EPSG:4326', 'EPSG:3857', [lon, lat]);
+  const size = (2 * HALF) / 2 ** z;
+  const x = Math.floor((mx + HALF) / size);
+  const y = Math.floor((HALF - my) / size);
+  return { crs: 'EPSG:3857', width: 256, height: 256, transform: [size / 256, 0, -HALF + x * size, 0, -size / 256, HALF - y * size] };
+}
+
+// TCI.tif: EPSG:32634, origin (699960, 3600000), 100 m, 1098 x 1098, nodata 0.
+const TCI_URL = '/cog/titiler/TCI.tif';
+let tci: { r: Uint8Array; g: Uint8Array; b: Uint8Array };
+let server: FixtureServer;
+
+/** The TCI value (full resolution, read directly with geotiff.js) under each pixel centre of a 3857 grid. */
+function oracle(grid: Grid): { values: number[][]; inside: boolean[] } {
+  const toUtm = proj4('EPSG:3857', 'EPSG:32634');
+  const values: number[][] = [[], [], []];
+  const inside: boolean[] = [];
+  for (let row = 0; row < grid.height; row++) {
+    for (let col = 0; col < grid.width; col++) {
+      const x = grid.transform[2] + (col + 0.5) * grid.transform[0];
+      const y = grid.transform[5] + (row + 0.5) * grid.transform[4];
+      const [ux, uy] = toUtm.forward([x, y]);
+      const px = Math.floor((ux - 699960) / 100);
+      const py = Math.floor((3600000 - uy) / 100);
+      const ok = px >= 0 && py >= 0 && px < 1098 && py < 1098;
+      inside.push(ok);
+      const i = py * 1098 + px;
+      values[0].push(ok ? tci.r[i] : 0);
+      values[1].push(ok ? tci.g[i] : 0);
+      values[2].push(ok ? tci.b[i] : 0);
+    }
+  }
+  return { values, inside };
+}
+
+beforeAll(async () => {
+  server = await startFixtureServer();
+  const image = await (await fromFile(join(FIXTURES, 'cog/titiler/TCI.tif'))).getImage(0);
+  const [r, g, b] = (await image.readRasters({ interleave: false })) as unknown as Uint8Array[];
+  tci = { r, g, b };
+});
+afterAll(() => server.close());
+
+const requestsSince = (start: number) => server.requests.slice(start).filter((r) => r.path.endsWith('.tif'));
+
+describe('COG tiles onto WebMercatorQuad', () => {
+  it('matches the source colours at full resolution (nearest) and closely with bilinear', async () => {
+    const opener = createSourceOpener({ fetch });
+    const reader = await opener.open(`${server.url}${TCI_URL}`, 'S2RGB');
+    expect(reader.crs).toBe('EPSG:32634');
+    expect(reader.resolution).toBe(100);
+    // Lon/lat well inside the valid part of the scene; z13 is finer than 100 m, so level 0 is read.
+    const grid = tileAt(13, 23.9, 32.0);
+    const { values, inside } = oracle(grid);
+    const nearest = await reader.read(grid, { resampling: 'nearest' });
+    let equal = 0;
+    let valid = 0;
+    for (let i = 0; i < 256 * 256; i++) {
+      if (nearest.mask[i]) valid++;
+      if ([0, 1, 2].every((k) => nearest.bands[k][i] === values[k][i])) equal++;
+    }
+    expect(inside.every(Boolean)).toBe(true);
+    expect(valid).toBe(256 * 256);
+    // The approximate transformer is within 0.125 px, so only pixels right at a source pixel edge may differ.
+    expect(equal / (256 * 256)).toBeGreaterThan(0.99);
+
+    const bilinear = await reader.read(grid);
+    let diff = 0;
+    for (let i = 0; i < 256 * 256; i++) diff += Math.abs(bilinear.bands[0][i] - values[0][i]);
+    expect(diff / (256 * 256)).toBeLessThan(6);
+    expect(bilinear.bandNames).toEqual(['red', 'green', 'blue']);
+  });
+
+  it('masks the scene nodata (0) exactly where the source has none', async () => {
+    const opener = createSourceOpener({ fetch });
+    const reader = await opener.open(`${server.url}${TCI_URL}`, 'S2RGB');
+    // West edge of the scene, where a wedge of nodata (0,0,0) runs down the image.
+    const [lon, lat] = proj4('EPSG:32634', 'EPSG:4326', [699960 + 300 * 100, 3600000 - 500 * 100]);
+    const grid = tileAt(12, lon, lat);
+    const { values, inside } = oracle(grid);
+    const raster = await reader.read(grid, { resampling: 'nearest' });
+    let agree = 0;
+    let masked = 0;
+    for (let i = 0; i < 256 * 256; i++) {
+      const sourceValid = inside[i] && (values[0][i] !== 0 || values[1][i] !== 0 || values[2][i] !== 0);
+      if ((raster.mask[i] === 255) === sourceValid) agree++;
+      if (raster.mask[i] === 0) {
+        masked++;
+        expect(raster.bands[0][i]).toBe(0);
+      }
+    }
+    expect(masked).toBeGreaterThan(1000);
+    expect(masked).toBeLessThan(256 * 256 - 1000);
+    expect(agree / (256 * 256)).toBeGreaterThan(0.99);
+  });
+
+  it('reads a low-zoom tile from the right overview with few, small requests, and keeps the colours', async () => {
+    const start = server.requests.length;
+    const opener = createSourceOpener({ fetch });
+    const reader = await opener.open(`${server.url}${TCI_URL}`, 'S2RGB');
+    const grid = tileAt(9, 23.7, 32.0);
+    const raster = await reader.read(grid);
+    const requests = requestsSince(start);
+    const bytes = requests.reduce((sum, r) => sum + r.bytes, 0);
+    expect(requests.length).toBeLessThanOrEqual(8);
+    expect(bytes).toBeLessThan(600_000); // the file is 1.5 MB; level 0 alone would be most of it
+    // Mean colour over the valid pixels equals the full-resolution source's mean over the same pixels.
+    const { values } = oracle(grid);
+    let sumOut = 0;
+    let sumSrc = 0;
+    let n = 0;
+    for (let i = 0; i < 256 * 256; i++) {
+      if (!raster.mask[i]) continue;
+      sumOut += raster.bands[1][i];
+      sumSrc += values[1][i];
+      n++;
+    }
+    expect(n).toBeGreaterThan(10_000);
+    expect(Math.abs(sumOut / n - sumSrc / n)).toBeLessThan(3);
+  });
+
+  it('chooses the coarsest overview that is still fine enough', async () => {
+    const blocks = createBlockCache();
+    const source = new CachedByteSource(`${server.url}${TCI_URL}`, httpRangeReader(`${server.url}${TCI_URL}`, fetch), blocks);
+    const dataset = await openCog(source);
+    expect(dataset.levels.map((l) => l.width)).toEqual([1098, 549, 275, 138, 69, 35]);
+    // At 32N a WebMercator pixel at zoom z covers 156543/2^z * cos(32°) m; TCI pixels are 100 m.
+    const levelAt = async (z: number) => (await readOntoGrid(dataset, [{ sample: 0 }], tileAt(z, 23.7, 32.0), { resampling: 'nearest' })).levelIndex;
+    expect(await levelAt(6)).toBe(4); // needs ~20.7 px: level 4 (x15.9)
+    expect(await levelAt(7)).toBe(3); // needs ~10.4 px: level 3 (x7.96)
+    expect(await levelAt(8)).toBe(2); // needs ~5.2 px: level 2 (x3.99)
+    expect(await levelAt(9)).toBe(1); // needs ~2.6 px: level 1 (x2)
+    expect(await levelAt(10)).toBe(0); // needs ~1.3 px: full resolution
+    expect(await levelAt(12)).toBe(0);
+  });
+
+  it('returns an all-masked tile for a tile outside the scene without reading pixels', async () => {
+    const opener = createSourceOpener({ fetch });
+    const reader = await opener.open(`${server.url}${TCI_URL}`, 'S2RGB');
+    const start = server.requests.length;
+    const raster = await reader.read(tileAt(10, 10.0, 45.0));
+    expect(raster.mask.every((m) => m === 0)).toBe(true);
+    expect(raster.bands[0].every((v) => v === 0)).toBe(true);
+    expect(requestsSince(start)).toHaveLength(0);
+  });
+
+  it('serves a repeated read and a repeated open from cache with zero new requests, and shares in-flight blocks', async () => {
+    const opener = createSourceOpener({ fetch });
+    const grid = tileAt(11, 23.9, 32.0);
+    const url = `${server.url}${TCI_URL}`;
+    const first = await (await opener.open(url, 'S2RGB')).read(grid);
+    const after = server.requests.length;
+    const statsBefore = opener.stats();
+    const second = await (await opener.open(url, 'S2RGB')).read(grid);
+    expect(server.requests.length).toBe(after);
+    expect(opener.stats().requests).toBe(statsBefore.requests);
+    expect(opener.stats().blockHits).toBeGreaterThan(statsBefore.blockHits);
+    expect(Array.from(second.bands[0])).toEqual(Array.from(first.bands[0]));
+
+    // Two concurrent cold reads of one tile issue the same requests as one read.
+    const start = server.requests.length;
+    const coldA = createSourceOpener({ fetch });
+    await (await coldA.open(url, 'S2RGB')).read(grid);
+    const single = server.requests.length - start;
+    const mid = server.requests.length;
+    const coldB = createSourceOpener({ fetch });
+    const reader = await coldB.open(url, 'S2RGB');
+    await Promise.all([reader.read(grid), reader.read(grid), reader.read(grid)]);
+    expect(server.requests.length - mid).toBe(single);
+    expect(coldB.stats().requests).toBe(single);
+    expect(coldB.stats().bytes).toBeGreaterThan(0);
+  });
+});
+
+describe('files that are not usable GeoTIFFs', () => {
+  let dir: string;
+  let bad: FixtureServer;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'raster-bad-'));
+    const tciBytes = readFileSync(join(FIXTURES, 'cog/titiler/TCI.tif'));
+    writeFileSync(join(dir, 'header-only.tif'), tciBytes.subarray(0, 600));
+    writeFileSync(join(dir, 'no-pixels.tif'), tciBytes.subarray(0, 100_000));
+    writeFileSync(join(dir, 'garbage.tif'), Buffer.concat([Buffer.from('II*\0'), Buffer.alloc(4000, 0xff)]));
+    writeFileSync(join(dir, 'text.tif'), '<html>Access denied</html>');
+    writeFileSync(join(dir, 'empty.tif'), '');
+    copyFileSync(join(FIXTURES, 'cog/rio-tiler/cog_gcps.tif'), join(dir, 'gcps.tif'));
+    bad = await startFixtureServer(dir);
+  });
+  afterAll(async () => {
+    await bad.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const openError = async (name: string, modality: 'S2RGB' | 'DEM' = 'S2RGB') => {
+    const opener = createSourceOpener({ fetch });
+    try {
+      const reader = await opener.open(`${bad.url}/${name}`, modality);
+      await reader.read(tileAt(9, 23.7, 32.0));
+    } catch (error) {
+      return error as OgcError;
+    }
+    throw new Error(`${name} was accepted`);
+  };
+
+  it('answers 502 "not a GeoTIFF" for bytes that are not a TIFF', async () => {
+    for (const name of ['text.tif', 'empty.tif', 'garbage.tif']) {
+      const error = await openError(name);
+      expect(error).toBeInstanceOf(OgcError);
+      expect(error.status).toBe(502);
+      expect(error.detail).toMatch(/not a GeoTIFF|empty/);
+    }
+  });
+
+  it('answers 502 for truncated files, whether the cut is in the header or in the pixels', async () => {
+    for (const name of ['header-only.tif', 'no-pixels.tif']) {
+      const error = await openError(name);
+      expect(error).toBeInstanceOf(OgcError);
+      expect(error.status).toBe(502);
+      expect(error.detail).toMatch(/truncated|not a GeoTIFF/);
+    }
+  });
+
+  it('refuses GCP-only files with a 400 that says why', async () => {
+    const error = await openError('gcps.tif', 'DEM');
+    expect(error.status).toBe(400);
+    expect(error.detail).toMatch(/ground control points/);
+  });
+
+  it('answers 502 naming the status for a missing file, and 400 for unusable URLs', async () => {
+    const missing = await openError('missing.tif');
+    expect(missing.status).toBe(502);
+    expect(missing.detail).toMatch(/404/);
+    const opener = createSourceOpener({ fetch });
+    await expect(opener.open('ftp://example.com/a.tif', 'DEM')).rejects.toMatchObject({ status: 400 });
+    await expect(opener.open('not a url', 'DEM')).rejects.toMatchObject({ status: 400 });
+    await expect(opener.open(`file://${FIXTURES}cog/titiler/dem.tif`, 'DEM')).rejects.toMatchObject({ status: 400 });
+  });
+});
