@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { badRequest, notFound } from '../errors.js';
 import { MODALITIES, parseModality, type Modality } from '../modalities.js';
+import { parseRenderParams, renderParamsSchema } from '../render/index.js';
 import type { ModalityReader } from '../sources/types.js';
 import type { CollectionConfig } from './config.js';
 
@@ -20,8 +21,6 @@ export interface ResolvedCollection extends CollectionConfig {
   linkQuery: [string, string][];
 }
 
-/** Query parameters with a meaning of their own, never render parameters. */
-const RESERVED = new Set(['f']);
 
 export class CollectionRegistry {
   private readonly byId: Map<string, CollectionConfig>;
@@ -42,10 +41,12 @@ export class CollectionRegistry {
   resolve(id: string, query: Record<string, string>): ResolvedCollection {
     const configured = this.byId.get(id);
     if (configured) {
-      const overrides = renderOverrides(query, new Set());
+      const overrides = renderOverrides(configured.modality, query);
+      const render = { ...configured.render, ...Object.fromEntries(overrides) };
+      parseRenderParams(configured.modality, render);
       return {
         ...configured,
-        render: { ...configured.render, ...Object.fromEntries(overrides) },
+        render,
         adHoc: false,
         linkQuery: overrides,
       };
@@ -74,7 +75,8 @@ export class CollectionRegistry {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw badRequest(`Query parameter '${modality}' must be an http(s) URL, got scheme '${url.protocol}'.`);
     }
-    const overrides = renderOverrides(query, new Set([modality]));
+    const overrides = renderOverrides(modality, query);
+    parseRenderParams(modality, Object.fromEntries(overrides));
     return {
       id: modality,
       title: `${MODALITIES[modality].title} from ${url.href}`,
@@ -106,8 +108,16 @@ export class CollectionRegistry {
   }
 }
 
-function renderOverrides(query: Record<string, string>, exclude: Set<string>): [string, string][] {
+/** Names of the render parameters a modality's renderer takes (other query parameters are not content). */
+export function renderParamNames(modality: Modality): string[] {
+  const schema = renderParamsSchema(modality) as { shape?: Record<string, unknown> };
+  return Object.keys(schema.shape ?? {});
+}
+
+/** The query's render parameters for a modality, sorted so links and cache keys are canonical. */
+function renderOverrides(modality: Modality, query: Record<string, string>): [string, string][] {
+  const names = new Set(renderParamNames(modality));
   return Object.entries(query)
-    .filter(([key]) => !RESERVED.has(key) && !exclude.has(key))
+    .filter(([key]) => names.has(key))
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }

@@ -1,0 +1,28 @@
+import { Hono } from 'hono';
+import { cors } from 'hono/cors';
+import type { AppContext } from './http/context.js';
+import { collectionRoutes } from './http/collections.js';
+import { commonRoutes } from './http/common.js';
+import { errorHandler, notFoundHandler } from './http/errors.js';
+import { tileMatrixSetRoutes } from './http/tile-matrix-sets.js';
+import { tileRoutes } from './http/tiles.js';
+
+export type { AppContext } from './http/context.js';
+export { createContext } from './http/context.js';
+
+/** The web service: one sub-app per OGC resource family, mounted here. */
+export function createApp(ctx: AppContext): Hono {
+  const app = new Hono({ strict: false });
+
+  // Tilesets, tiles and TMS definitions are fetched cross-origin by OpenLayers and MapLibre.
+  app.use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS'], exposeHeaders: ['ETag', 'X-Cache', 'Link', 'Content-Length'] }));
+
+  app.route('/', commonRoutes(ctx)); //                                        landing, conformance, api, health, metrics
+  app.route('/tileMatrixSets', tileMatrixSetRoutes(ctx)); //                  tiling schemes
+  app.route('/collections', collectionRoutes(ctx)); //                        collections
+  app.route('/collections/:collectionId/map/tiles', tileRoutes(ctx)); //      tilesets, tiles, TileJSON
+
+  app.notFound(notFoundHandler);
+  app.onError(errorHandler(ctx.logger));
+  return app;
+}

@@ -1,0 +1,43 @@
+import { Hono } from 'hono';
+import type { ResolvedCollection } from '../collections/registry.js';
+import { collectionDocument, collectionsDocument } from '../ogc/collections.js';
+import type { AppContext } from './context.js';
+import { baseUrl, queryRecord } from './negotiate.js';
+import { sendDocument } from './respond.js';
+
+const WORLD = [-180, -90, 180, 90] as const;
+
+/** `/collections` (the configured ones) and `/collections/{collectionId}` (configured or ad hoc). */
+export function collectionRoutes(ctx: AppContext): Hono {
+  const app = new Hono();
+
+  app.get('/', async (c) => {
+    const base = baseUrl(c, ctx.config.PUBLIC_URL);
+    const documents = await Promise.all(
+      ctx.collections.configured().map(async (entry) => {
+        const collection = ctx.collections.resolve(entry.id, {});
+        return collectionDocument(base, collection, await boundsOrWorld(ctx, collection));
+      }),
+    );
+    return sendDocument(c, 'Collections', collectionsDocument(base, documents));
+  });
+
+  app.get('/:collectionId', async (c) => {
+    const collection = ctx.collections.resolve(c.req.param('collectionId'), queryRecord(c));
+    // A single collection reports its source's failure (bad URL, unreachable, not a GeoTIFF) to the client.
+    const bounds = await ctx.collections.bounds(collection, c.req.raw.signal);
+    return sendDocument(c, collection.title, collectionDocument(baseUrl(c, ctx.config.PUBLIC_URL), collection, bounds));
+  });
+
+  return app;
+}
+
+/** In the list, one broken configured source must not hide the others: it is logged and shown world-wide. */
+async function boundsOrWorld(ctx: AppContext, collection: ResolvedCollection): Promise<readonly number[]> {
+  try {
+    return await ctx.collections.bounds(collection);
+  } catch (error) {
+    ctx.logger.warn({ err: error, collection: collection.id }, 'collection source could not be opened');
+    return WORLD;
+  }
+}

@@ -1,0 +1,154 @@
+import { TILE_MATRIX_SET_IDS } from '../grid/tms.js';
+import { MODALITY_IDS } from '../modalities.js';
+import { SERVICE_TITLE } from '../ogc/common.js';
+import type { AppContext } from './context.js';
+
+/**
+ * The OpenAPI 3.0 definition of this service. Built from the same constants the routes use (tile matrix
+ * sets, modalities, formats) so it cannot drift on those; operationIds carry the OGC API - Tiles suffixes.
+ */
+type Json = Record<string, unknown>;
+
+const ref = (name: string) => ({ $ref: `#/components/${name}` });
+
+const exceptionResponses = {
+  '400': ref('responses/BadRequest'),
+  '404': ref('responses/NotFound'),
+  '500': ref('responses/ServerError'),
+};
+const upstreamResponses = { '502': ref('responses/Upstream'), '504': ref('responses/UpstreamTimeout') };
+
+function jsonOk(description: string, schema: Json = { type: 'object' }) {
+  return { description, content: { 'application/json': { schema }, 'text/html': { schema: { type: 'string' } } } };
+}
+
+function operation(operationId: string, summary: string, tags: string[], parameters: Json[], responses: Json): Json {
+  return { operationId, summary, tags, parameters, responses };
+}
+
+export function buildOpenApi(base: string, ctx: Pick<AppContext, 'collections'>): Json {
+  const sourceParams = MODALITY_IDS.map((modality) => ref(`parameters/source${modality}`));
+  const collectionParams = [ref('parameters/collectionId'), ...sourceParams];
+  const tilesetParams = [...collectionParams, ref('parameters/tileMatrixSetId')];
+  const documentParams = [ref('parameters/f-metadata')];
+  const tiles = '/collections/{collectionId}/map/tiles';
+  return {
+    openapi: '3.0.3',
+    info: {
+      title: SERVICE_TITLE,
+      version: '0.1.0',
+      description:
+        'OGC API - Tiles over STAC items and GeoTIFFs for TerraMind modalities. Configured collections: ' +
+        (ctx.collections.configured().map((c) => c.id).join(', ') || '(none)') +
+        '. Any modality id is also an ad hoc collection whose source is the query parameter of the same name.',
+      license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
+    },
+    servers: [{ url: base }],
+    tags: [{ name: 'Capabilities' }, { name: 'Collections' }, { name: 'Tiles' }, { name: 'Tile matrix sets' }, { name: 'Operations' }],
+    paths: {
+      '/': { get: operation('getLandingPage', 'Landing page', ['Capabilities'], documentParams, { '200': jsonOk('Landing page'), ...exceptionResponses }) },
+      '/conformance': { get: operation('getConformance', 'Conformance classes', ['Capabilities'], documentParams, { '200': jsonOk('Conformance declaration'), ...exceptionResponses }) },
+      '/api': {
+        get: operation('getApi', 'This OpenAPI definition', ['Capabilities'], documentParams, {
+          '200': { description: 'OpenAPI 3.0', content: { 'application/vnd.oai.openapi+json;version=3.0': { schema: { type: 'object' } } } },
+          ...exceptionResponses,
+        }),
+      },
+      '/collections': { get: operation('getCollections', 'Configured collections', ['Collections'], documentParams, { '200': jsonOk('Collections'), ...exceptionResponses }) },
+      '/collections/{collectionId}': {
+        get: operation('describeCollection', 'A collection (configured, or ad hoc by modality)', ['Collections'], [...collectionParams, ...documentParams], {
+          '200': jsonOk('Collection'),
+          ...exceptionResponses,
+          ...upstreamResponses,
+        }),
+      },
+      [tiles]: {
+        get: operation('collection.map.getTileSetsList', 'Map tilesets of a collection', ['Tiles'], [...collectionParams, ...documentParams], {
+          '200': jsonOk('Tilesets list'),
+          ...exceptionResponses,
+          ...upstreamResponses,
+        }),
+      },
+      [`${tiles}/{tileMatrixSetId}`]: {
+        get: operation('collection.map.getTileSet', 'Tileset metadata', ['Tiles'], [...tilesetParams, ...documentParams], {
+          '200': jsonOk('Tileset metadata with tileMatrixSetLimits and templated tile links'),
+          ...exceptionResponses,
+          ...upstreamResponses,
+        }),
+      },
+      [`${tiles}/{tileMatrixSetId}/tilejson.json`]: {
+        get: operation('collection.map.getTileJson', 'TileJSON 3.0.0 (WebMercatorQuad)', ['Tiles'], tilesetParams, {
+          '200': { description: 'TileJSON', content: { 'application/json': { schema: { type: 'object' } } } },
+          ...exceptionResponses,
+          ...upstreamResponses,
+        }),
+      },
+      [`${tiles}/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}`]: {
+        get: operation(
+          'collection.map.getTile',
+          'A map tile',
+          ['Tiles'],
+          [...tilesetParams, ref('parameters/tileMatrix'), ref('parameters/tileRow'), ref('parameters/tileCol'), ref('parameters/f-tile')],
+          {
+            '200': {
+              description: 'The tile (a transparent image where the collection has no data)',
+              headers: { ETag: { schema: { type: 'string' } }, 'X-Cache': { schema: { type: 'string', enum: ['hit', 'miss', 'bypass'] } } },
+              content: Object.fromEntries(['image/png', 'image/webp', 'image/jpeg'].map((type) => [type, { schema: { type: 'string', format: 'binary' } }])),
+            },
+            '304': { description: 'Not modified (If-None-Match)' },
+            ...exceptionResponses,
+            ...upstreamResponses,
+          },
+        ),
+      },
+      '/tileMatrixSets': { get: operation('getTileMatrixSetsList', 'Tile matrix sets', ['Tile matrix sets'], documentParams, { '200': jsonOk('Tile matrix sets'), ...exceptionResponses }) },
+      '/tileMatrixSets/{tileMatrixSetId}': {
+        get: operation('getTileMatrixSet', 'A tile matrix set (OGC TMS 2.0 JSON)', ['Tile matrix sets'], [ref('parameters/tileMatrixSetId'), ...documentParams], {
+          '200': jsonOk('Tile matrix set definition'),
+          ...exceptionResponses,
+        }),
+      },
+      '/health': { get: operation('getHealth', 'Liveness', ['Operations'], [], { '200': { description: 'Alive', content: { 'application/json': { schema: { type: 'object' } } } } }) },
+      '/metrics': { get: operation('getMetrics', 'Prometheus metrics', ['Operations'], [], { '200': { description: 'Metrics', content: { 'text/plain': { schema: { type: 'string' } } } } }) },
+    },
+    components: {
+      parameters: {
+        collectionId: { name: 'collectionId', in: 'path', required: true, description: 'A configured collection id, or a modality id for an ad hoc collection', schema: { type: 'string' } },
+        tileMatrixSetId: { name: 'tileMatrixSetId', in: 'path', required: true, schema: { type: 'string', enum: [...TILE_MATRIX_SET_IDS] } },
+        tileMatrix: { name: 'tileMatrix', in: 'path', required: true, description: 'Tile matrix (zoom level) id', schema: { type: 'string', pattern: '^[0-9]+$' } },
+        tileRow: { name: 'tileRow', in: 'path', required: true, schema: { type: 'integer', minimum: 0 } },
+        tileCol: { name: 'tileCol', in: 'path', required: true, schema: { type: 'integer', minimum: 0 } },
+        'f-metadata': { name: 'f', in: 'query', required: false, schema: { type: 'string', enum: ['json', 'html'] } },
+        'f-tile': { name: 'f', in: 'query', required: false, description: 'Tile format (default: Accept, then png)', schema: { type: 'string', enum: ['png', 'webp', 'jpeg', 'jpg'] } },
+        ...Object.fromEntries(
+          MODALITY_IDS.map((modality) => [
+            `source${modality}`,
+            {
+              name: modality,
+              in: 'query',
+              required: false,
+              description: `Source of the ad hoc collection ${modality} (a STAC item or GeoTIFF URL); required when collectionId is ${modality}`,
+              schema: { type: 'string', format: 'uri' },
+            },
+          ]),
+        ),
+      },
+      schemas: {
+        exception: {
+          type: 'object',
+          required: ['type'],
+          properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, instance: { type: 'string' } },
+        },
+      },
+      responses: Object.fromEntries(
+        [
+          ['BadRequest', 'Malformed path or query value'],
+          ['NotFound', 'Unknown collection or tile matrix set, or a tile outside the matrix or the collection limits'],
+          ['ServerError', 'Server error'],
+          ['Upstream', 'The source could not be read (unreachable, not a GeoTIFF, invalid STAC item)'],
+          ['UpstreamTimeout', 'The source did not answer within the configured timeout'],
+        ].map(([name, description]) => [name, { description, content: { 'application/json': { schema: ref('schemas/exception') } } }]),
+      ),
+    },
+  };
+}
