@@ -23,7 +23,7 @@ export async function encodeImage(image: RgbaImage, format: ImageFormat): Promis
     case 'png':
       return input.png({ compressionLevel: 6, adaptiveFiltering: false }).toBuffer();
     case 'webp':
-      return input.webp({ quality: 90, alphaQuality: 100, effort: 2 }).toBuffer();
+      return input.webp({ quality: 90, alphaQuality: 100, smartSubsample: true, effort: 2 }).toBuffer();
     case 'jpeg':
       return input.flatten({ background: { r: 0, g: 0, b: 0 } }).jpeg({ quality: 85 }).toBuffer();
     default:
