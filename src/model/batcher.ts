@@ -19,6 +19,8 @@ export interface BatcherOptions {
   /** How long the first caller of a group waits for others. */
   maxWaitMs: number;
   run: RunPart;
+  /** Whether a lone caller should wait for company; e.g. false while only one request is in flight. Default true. */
+  shouldWait?: () => boolean;
   /** Called after each run with its row count, for metrics and tests. */
   onRun?: (part: string, rows: number, callers: number) => void;
 }
@@ -116,7 +118,7 @@ export function createBatcher(options: BatcherOptions): Batcher {
       }
       group.items.push({ feeds, rows, resolve, reject });
       group.rows += rows;
-      if (group.rows >= options.maxSize || options.maxWaitMs === 0) dispatch(key);
+      if (group.rows >= options.maxSize || options.maxWaitMs === 0 || options.shouldWait?.() === false) dispatch(key);
       else group.timer ??= setTimeout(() => dispatch(key), options.maxWaitMs);
     });
 

@@ -1,0 +1,110 @@
+import * as ort from 'onnxruntime-node';
+import type { Logger } from '../logger.js';
+import type { BatchTensor, Feeds } from './batcher.js';
+import type { ModelPackage } from './manifest.js';
+
+export type ExecutionProvider = 'cuda' | 'webgpu' | 'cpu';
+
+export interface SessionOptions {
+  /** Tried in order; the first that creates a session is used (onnxruntime-node throws instead of falling back). */
+  executionProviders: readonly ExecutionProvider[];
+  /** 0 = onnxruntime default. */
+  intraOpThreads: number;
+  interOpThreads: number;
+}
+
+/**
+ * The onnxruntime-node sessions of one package, one per ONNX file, created on first use and kept until close().
+ * Creation falls back through the configured providers per session and logs which one was used.
+ */
+export class ModelSessions {
+  private readonly sessions = new Map<string, Promise<{ session: ort.InferenceSession; provider: ExecutionProvider }>>();
+  /** ONNX file -> provider that runs it. */
+  readonly providers = new Map<string, ExecutionProvider>();
+  /** ONNX file -> milliseconds its session took to create. */
+  readonly createMs = new Map<string, number>();
+  runs = 0;
+
+  constructor(
+    readonly pkg: ModelPackage,
+    private readonly options: SessionOptions,
+    private readonly logger?: Logger,
+  ) {}
+
+  private open(file: string) {
+    let pending = this.sessions.get(file);
+    if (!pending) {
+      pending = this.create(file);
+      this.sessions.set(file, pending);
+      pending.catch(() => this.sessions.delete(file));
+    }
+    return pending;
+  }
+
+  private async create(file: string) {
+    const providers = this.options.executionProviders.length > 0 ? this.options.executionProviders : ['cpu' as const];
+    const failures: string[] = [];
+    const start = performance.now();
+    for (const provider of providers) {
+      const sessionOptions: ort.InferenceSession.SessionOptions = {
+        executionProviders: [provider],
+        graphOptimizationLevel: 'all',
+      };
+      if (this.options.intraOpThreads > 0) sessionOptions.intraOpNumThreads = this.options.intraOpThreads;
+      if (this.options.interOpThreads > 0) sessionOptions.interOpNumThreads = this.options.interOpThreads;
+      try {
+        const session = await ort.InferenceSession.create(this.pkg.path(file), sessionOptions);
+        const ms = performance.now() - start;
+        this.providers.set(file, provider);
+        this.createMs.set(file, ms);
+        const log = failures.length > 0 ? this.logger?.warn.bind(this.logger) : this.logger?.debug.bind(this.logger);
+        log?.({ file, provider, ms: Math.round(ms), fallbackFrom: failures }, 'onnx session created');
+        return { session, provider };
+      } catch (error) {
+        failures.push(`${provider}: ${(error as Error).message.split('\n')[0]}`);
+      }
+    }
+    throw new Error(`Could not create an onnxruntime session for ${file} with any provider: ${failures.join('; ')}`);
+  }
+
+  /** Runs one ONNX file on plain typed-array tensors. */
+  async run(file: string, feeds: Feeds): Promise<Feeds> {
+    const { session } = await this.open(file);
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+    const results = await session.run(ortFeeds);
+    this.runs += 1;
+    const out: Feeds = {};
+    for (const [name, tensor] of Object.entries(results)) {
+      if (tensor.type !== 'float32' && tensor.type !== 'int64') {
+        throw new Error(`${file} output ${name} has type ${tensor.type}; the package contract allows float32 and int64`);
+      }
+      out[name] = { type: tensor.type, data: tensor.data as BatchTensor['data'], dims: [...tensor.dims] };
+    }
+    return out;
+  }
+
+  /** Creates the session of each file now (in sequence: creation is memory- and CPU-heavy). */
+  async openAll(files: readonly string[]): Promise<void> {
+    for (const file of files) await this.open(file);
+  }
+
+  /** The provider most sessions use (for logs and /health). */
+  get provider(): ExecutionProvider | undefined {
+    const counts = new Map<ExecutionProvider, number>();
+    for (const p of this.providers.values()) counts.set(p, (counts.get(p) ?? 0) + 1);
+    return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const pending of all) {
+      try {
+        await (await pending).session.release();
+      } catch {
+        // a session that failed to open has nothing to release
+      }
+    }
+  }
+}
