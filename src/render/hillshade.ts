@@ -20,21 +20,24 @@ export function hillshade(raster: Raster, values: Float32Array, azimuthDeg = 315
   const cosZ = Math.cos(zenith);
   const sinZ = Math.sin(zenith);
   const shade = new Float32Array(width * height);
+  // Neighbour value, or the centre value where the neighbour is masked or not finite (plain function: no per-pixel closure).
+  const valueAt = (j: number, centre: number) => {
+    const v = values[j];
+    return mask[j] === 0 || !Number.isFinite(v) ? centre : v;
+  };
   for (let row = 0; row < height; row++) {
+    const up = Math.max(0, row - 1) * width;
+    const here = row * width;
+    const down = Math.min(height - 1, row + 1) * width;
     for (let col = 0; col < width; col++) {
-      const i = row * width + col;
+      const i = here + col;
       const centre = values[i];
       if (mask[i] === 0 || !Number.isFinite(centre)) continue;
-      const at = (dc: number, dr: number) => {
-        const c = Math.min(width - 1, Math.max(0, col + dc));
-        const r = Math.min(height - 1, Math.max(0, row + dr));
-        const j = r * width + c;
-        const v = values[j];
-        return mask[j] === 0 || !Number.isFinite(v) ? centre : v;
-      };
-      const z1 = at(-1, -1), z2 = at(0, -1), z3 = at(1, -1);
-      const z4 = at(-1, 0), z6 = at(1, 0);
-      const z7 = at(-1, 1), z8 = at(0, 1), z9 = at(1, 1);
+      const left = col > 0 ? col - 1 : 0;
+      const right = col < width - 1 ? col + 1 : width - 1;
+      const z1 = valueAt(up + left, centre), z2 = valueAt(up + col, centre), z3 = valueAt(up + right, centre);
+      const z4 = valueAt(here + left, centre), z6 = valueAt(here + right, centre);
+      const z7 = valueAt(down + left, centre), z8 = valueAt(down + col, centre), z9 = valueAt(down + right, centre);
       const dzdx = (z3 + 2 * z6 + z9 - (z1 + 2 * z4 + z7)) / (8 * cellX);
       const dzdy = (z7 + 2 * z8 + z9 - (z1 + 2 * z2 + z3)) / (8 * cellY);
       const slope = Math.atan(Math.hypot(dzdx, dzdy));
