@@ -1,5 +1,7 @@
 import { Hono } from 'hono';
+import { badRequest } from '../errors.js';
 import { getTileMatrixSet, listTileMatrixSets } from '../grid/tms.js';
+import { tileMatrixSetV1 } from '../grid/tms10.js';
 import { tileMatrixSetsDocument } from '../ogc/tilesets.js';
 import type { AppContext } from './context.js';
 import { baseUrl, documentFormat } from './negotiate.js';
@@ -15,6 +17,11 @@ export function tileMatrixSetRoutes(ctx: AppContext): Hono {
   app.get('/:tileMatrixSetId', (c) => {
     const entry = getTileMatrixSet(c.req.param('tileMatrixSetId'));
     c.header('vary', 'Accept');
+    const version = c.req.query('tmsVersion');
+    if (version !== undefined && version !== '1.0' && version !== '2.0') {
+      throw badRequest(`tmsVersion must be 1.0 or 2.0, got '${version}'.`);
+    }
+    if (version === '1.0') return c.json(tileMatrixSetV1(entry.definition), 200, { 'cache-control': 'public, max-age=86400' });
     if (documentFormat(c) === 'html') return c.html(htmlPage(entry.definition.title, entry.definition));
     return c.body(entry.json, 200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=86400' });
   });

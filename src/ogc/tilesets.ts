@@ -31,7 +31,10 @@ function tilesetLinks(base: string, collection: CollectionView, tms: TileMatrixS
   const query: QueryPairs = collection.linkQuery;
   const links: Link[] = [
     { href: href(base, `${tilesPath(collection.id)}/${id}`, query, [['f', 'json']]), rel: 'self', type: MEDIA.json, title: `${collection.title} (${id})` },
-    { href: `${base}/tileMatrixSets/${id}`, rel: REL.tilingScheme, type: MEDIA.json, title: `${id} definition` },
+    // Two encodings of the tiling scheme, in this order: GDAL >= 3.8 and OpenLayers take the first (2.0);
+    // GDAL 3.6/3.7 (Debian 12, its QGIS) keep the last one and parse only the TMS 1.0 encoding.
+    { href: `${base}/tileMatrixSets/${id}`, rel: REL.tilingScheme, type: MEDIA.json, title: `${id} (TMS 2.0)` },
+    { href: `${base}/tileMatrixSets/${id}?tmsVersion=1.0`, rel: REL.tilingScheme, type: MEDIA.json, title: `${id} (TMS 1.0 encoding, for GDAL < 3.8)` },
     { href: href(base, collectionPath(collection.id), query), rel: REL.geodata, type: MEDIA.json, title: collection.title },
     ...TILE_FORMATS.map(
       (format): Link => ({
@@ -65,6 +68,7 @@ export function tilesetDocument(
     tileMatrixSetURI: tms.definition.uri,
     tileMatrixSetId: tms.definition.id,
     tileMatrixSetLimits: limits,
+    tileMatrixSet: tms.definition,
     boundingBox: { lowerLeft: [bounds[0], bounds[1]], upperRight: [bounds[2], bounds[3]], crs: CRS84 },
     attribution: collection.attribution,
     mediaTypes: TILE_FORMATS.map((format) => format.type),
