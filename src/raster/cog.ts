@@ -44,8 +44,14 @@ export interface CogWindow {
 const NEW_SUBFILE_REDUCED = 1;
 const NEW_SUBFILE_MASK = 4;
 
+/** Georeferencing known from elsewhere (STAC proj:*), used only where the file itself has none. */
+export interface GeoreferenceHint {
+  crs?: string;
+  transform?: Affine;
+}
+
 /** Parses headers and geokeys; refuses files that cannot be placed on a map with a clear message. */
-export async function openCog(source: CachedByteSource, signal?: AbortSignal): Promise<CogDataset> {
+export async function openCog(source: CachedByteSource, signal?: AbortSignal, hint: GeoreferenceHint = {}): Promise<CogDataset> {
   let tiff: GeoTIFF;
   let images: GeoTIFFImage[];
   try {
@@ -60,8 +66,8 @@ export async function openCog(source: CachedByteSource, signal?: AbortSignal): P
   }
   const first = images[0];
   if (!first) throw upstreamError(`${source.url} is not a GeoTIFF: it has no image`);
-  const crs = readCrs(first, source.url);
-  const transform = readTransform(first, source.url);
+  const crs = readCrs(first, source.url, hint.crs);
+  const transform = readTransform(first, source.url, hint.transform);
   const width = first.getWidth();
   const height = first.getHeight();
 
@@ -107,10 +113,11 @@ export async function openCog(source: CachedByteSource, signal?: AbortSignal): P
   };
 }
 
-function readCrs(image: GeoTIFFImage, url: string): string {
+function readCrs(image: GeoTIFFImage, url: string, hint?: string): string {
   const keys = image.getGeoKeys() ?? {};
   const code = (keys.ProjectedCSTypeGeoKey ?? keys.GeographicTypeGeoKey) as number | undefined;
   // 32767 is "user-defined": the file carries a custom definition this service does not interpret.
+  if ((code === undefined || code === 32767) && hint) return normalizeCrs(hint);
   if (code === undefined || code === 32767) {
     throw badRequest(
       `${url} declares no EPSG code (ProjectedCSTypeGeoKey/GeographicTypeGeoKey missing or user-defined); ` +
@@ -122,7 +129,7 @@ function readCrs(image: GeoTIFFImage, url: string): string {
   return crs;
 }
 
-function readTransform(image: GeoTIFFImage, url: string): Affine {
+function readTransform(image: GeoTIFFImage, url: string, hint?: Affine): Affine {
   const directory = image.fileDirectory;
   const matrix = directory.getValue('ModelTransformation') as ArrayLike<number> | undefined;
   let transform: Affine;
@@ -131,6 +138,7 @@ function readTransform(image: GeoTIFFImage, url: string): Affine {
   } else {
     const tiepoint = directory.getValue('ModelTiepoint') as ArrayLike<number> | undefined;
     const scale = directory.getValue('ModelPixelScale') as ArrayLike<number> | undefined;
+    if ((!tiepoint || !scale || tiepoint.length > 6) && hint) return hint;
     if (!tiepoint || !scale || tiepoint.length > 6) {
       // Several tie points and no pixel scale: ground control points only (e.g. Sentinel-1 GRD).
       throw badRequest(

@@ -8,6 +8,7 @@ import { mapToPixel, type Affine, type Grid } from './raster.js';
  * nodes every `step` pixels, the nodes are projected exactly, and pixels in between are interpolated bilinearly
  * (GDAL's approximate transformer). Each lattice cell is checked at its centre: if the interpolation misses the
  * exact position by more than `tolerance` (source CRS units), that cell is projected pixel by pixel.
+ * The check runs at the cell centre and edge midpoints, where the bilinear patch departs most from the truth.
  */
 export interface SourceCoordinates {
   /** Source-CRS x/y of every target pixel centre, row-major; NaN where the point cannot be transformed. */
@@ -80,13 +81,22 @@ export function sourceCoordinates(target: Grid, sourceCrs: string, tolerance: nu
       const y00 = nodeY[corners[0]], y10 = nodeY[corners[1]], y01 = nodeY[corners[2]], y11 = nodeY[corners[3]];
       let exact = !Number.isFinite(x00 + x10 + x01 + x11 + y00 + y10 + y01 + y11);
       if (!exact && (cs.to - cs.from > 1 || rs.to - rs.from > 1)) {
-        // Check the interpolation at the cell centre against the exact projection.
-        const midCol = (cs.from + cs.to) / 2;
-        const midRow = (rs.from + rs.to) / 2;
-        const [mx, my] = project(midCol, midRow);
-        const ix = (x00 + x10 + x01 + x11) / 4;
-        const iy = (y00 + y10 + y01 + y11) / 4;
-        exact = !Number.isFinite(mx) || Math.hypot(mx - ix, my - iy) > tolerance;
+        // An error is judged against the coarser of the source pixel and this cell's target pixel (in source
+        // units): a sub-pixel miss of a 100 m pixel is irrelevant when a target pixel covers 1.5 km.
+        const targetPixel =
+          Math.max(Math.hypot(x10 - x00, y10 - y00) / Math.max(cs.to - cs.from, 1), Math.hypot(x01 - x00, y01 - y00) / Math.max(rs.to - rs.from, 1));
+        const cellTolerance = Math.max(tolerance, TOLERANCE_FRACTION * targetPixel);
+        // Check the interpolation against exact projection at the cell centre and edge midpoints (where a
+        // curved edge deviates most from the straight chord between two nodes).
+        for (const [u, v] of CHECK_POINTS) {
+          const [mx, my] = project(cs.from + u * (cs.to - cs.from), rs.from + v * (rs.to - rs.from));
+          const ix = (1 - v) * ((1 - u) * x00 + u * x10) + v * ((1 - u) * x01 + u * x11);
+          const iy = (1 - v) * ((1 - u) * y00 + u * y10) + v * ((1 - u) * y01 + u * y11);
+          if (!Number.isFinite(mx) || Math.hypot(mx - ix, my - iy) > cellTolerance) {
+            exact = true;
+            break;
+          }
+        }
       }
       if (exact) exactCells++;
       const lastRow = j === rowSpans.length - 1 ? rs.to : rs.to - 1;
@@ -110,6 +120,17 @@ export function sourceCoordinates(target: Grid, sourceCrs: string, tolerance: nu
   });
   return { xs, ys, width, height, exactCells, cells };
 }
+
+/** Allowed interpolation error as a fraction of a pixel (GDAL's approximate transformer default). */
+export const TOLERANCE_FRACTION = 0.125;
+
+const CHECK_POINTS: readonly [number, number][] = [
+  [0.5, 0.5],
+  [0.5, 0],
+  [0, 0.5],
+  [1, 0.5],
+  [0.5, 1],
+];
 
 function lattice(size: number, step: number): number[] {
   const nodes: number[] = [];

@@ -6,10 +6,8 @@ import { createRaster, gridBounds, type Grid, type Raster } from '../raster/rast
 import { datasetCoordinates, readOntoGrid } from '../raster/read.js';
 import type { Resampling, SourceCoordinates } from '../raster/warp.js';
 import type { BandSource, ModalitySource } from '../stac/types.js';
+import { applyValueTransform } from '../stac/value-transforms.js';
 import type { ModalityReader } from './types.js';
-
-/** Value conversions a band source may ask for after scale/offset (S1 linear power -> dB for TerraMind). */
-type ValueTransform = 'linear-to-db' | undefined;
 
 /**
  * A ModalityReader over opened GeoTIFFs: one per distinct href of the modality's bands. Bands that share a
@@ -32,7 +30,8 @@ export function createModalityReader(source: ModalitySource, datasets: Map<strin
   }
   const bounds =
     source.bbox ?? transformBounds(gridBounds({ ...finest, crs: finest.crs }), finest.crs, 'EPSG:4326') ?? [-180, -90, 180, 90];
-  const defaultResampling: Resampling = source.modality === 'LULC' ? 'nearest' : 'bilinear';
+  // Class rasters are never interpolated: a blend of class 2 and 6 is not class 4.
+  const categorical = source.modality === 'LULC' || source.bands.some((band) => band.valueTransform === 'esri-lulc-to-terramind');
 
   return {
     modality: source.modality,
@@ -41,7 +40,7 @@ export function createModalityReader(source: ModalitySource, datasets: Map<strin
     crs: finest.crs,
     resolution: pixelSize(finest),
     async read(target: Grid, options = {}): Promise<Raster> {
-      const resampling = options.resampling ?? defaultResampling;
+      const resampling: Resampling = categorical ? 'nearest' : (options.resampling ?? 'bilinear');
       const raster = createRaster(target, [...expected], source.modality);
       raster.mask.fill(255);
       const coordsByCrs = new Map<string, SourceCoordinates>();
@@ -88,20 +87,11 @@ function groupByHref(bands: BandSource[]): Map<string, { band: BandSource; posit
   return groups;
 }
 
-/** stored * scale + offset, then the band's value transform; invalid results lower the mask. */
+/** stored * scale + offset, then the band's value transform (src/stac/value-transforms.ts); it may lower the mask. */
 function convertValues(values: Float32Array, valid: Uint8Array, band: BandSource): void {
-  const transform = (band as BandSource & { transform?: ValueTransform }).transform;
   const { scale, offset } = band;
-  for (let i = 0; i < values.length; i++) {
-    if (valid[i] === 0) continue;
-    let value = values[i] * scale + offset;
-    if (transform === 'linear-to-db') {
-      if (!(value > 0)) {
-        valid[i] = 0;
-        continue;
-      }
-      value = 10 * Math.log10(value);
-    }
-    values[i] = value;
+  if (scale !== 1 || offset !== 0) {
+    for (let i = 0; i < values.length; i++) if (valid[i] !== 0) values[i] = values[i] * scale + offset;
   }
+  if (band.valueTransform) applyValueTransform(band.valueTransform, values, valid);
 }

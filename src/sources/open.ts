@@ -6,7 +6,7 @@ import { MODALITIES, type Modality } from '../modalities.js';
 import type { GuardedFetch } from '../net/types.js';
 import { createBlockCache, snapshotStats, type ByteStats } from '../raster/block-cache.js';
 import { CachedByteSource, fileRangeReader, httpRangeReader } from '../raster/byte-source.js';
-import { openCog, type CogDataset } from '../raster/cog.js';
+import { openCog, type CogDataset, type GeoreferenceHint } from '../raster/cog.js';
 import type { ModalitySource } from '../stac/types.js';
 import { createModalityReader } from './modality-reader.js';
 import { plainGeoTiffSource } from './plain-geotiff.js';
@@ -69,12 +69,12 @@ export function createSourceOpener(ctx: SourceOpenerContext): SourceOpener {
     return source;
   }
 
-  function dataset(href: string, trusted: boolean, signal?: AbortSignal): Promise<CogDataset> {
+  function dataset(href: string, trusted: boolean, signal?: AbortSignal, hint?: GeoreferenceHint): Promise<CogDataset> {
     const key = `${trusted ? 't' : 'u'} ${href}`;
     let pending = datasets.get(key);
     if (!pending) {
       // Opening is not tied to the first caller's signal: the result is shared with later callers.
-      pending = openCog(byteSource(href, trusted));
+      pending = openCog(byteSource(href, trusted), undefined, hint);
       datasets.set(key, pending);
       pending.catch(() => datasets.delete(key));
     }
@@ -104,7 +104,12 @@ export function createSourceOpener(ctx: SourceOpenerContext): SourceOpener {
       throw upstreamError(`${href} is neither a GeoTIFF nor a STAC item JSON (not a GeoTIFF: wrong magic bytes)`);
     }
     const hrefs = [...new Set(modalitySource.bands.map((band) => band.href))];
-    const opened = await Promise.all(hrefs.map((bandHref) => dataset(bandHref, trusted, options.signal)));
+    const opened = await Promise.all(
+      hrefs.map((bandHref) => {
+        const band = modalitySource.bands.find((candidate) => candidate.href === bandHref);
+        return dataset(bandHref, trusted, options.signal, { crs: band?.crs, transform: band?.transform });
+      }),
+    );
     return createModalityReader(modalitySource, new Map(hrefs.map((bandHref, i) => [bandHref, opened[i]])));
   }
 

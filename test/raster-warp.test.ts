@@ -1,0 +1,198 @@
+import { join } from 'node:path';
+import { fromFile } from 'geotiff';
+import proj4 from 'proj4';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OgcError } from '../src/errors.js';
+import { coordinateTransform, normalizeCrs, transformBounds } from '../src/geo/crs.js';
+import { createGuardedFetch } from '../src/net/guarded-fetch.js';
+import { mapToPixel, type Grid } from '../src/raster/raster.js';
+import { sampleWindow, sourceCoordinates, toPixelCoordinates } from '../src/raster/warp.js';
+import { createSourceOpener } from '../src/sources/open.js';
+import { FIXTURES, startFixtureServer, type FixtureServer } from './helpers/fixture-server.js';
+
+const HALF = 20037508.342789244;
+const fetch = createGuardedFetch({ allowHosts: ['127.0.0.1'], timeoutMs: 10_000, maxBytes: 64 * 1024 * 1024, allowFileUrls: false });
+
+function tileAt(z: number, lon: number, lat: number): Grid {
+  const [mx, my] = proj4('EPSG:4326', 'EPSG:3857', [lon, lat]);
+  const size = (2 * HALF) / 2 ** z;
+  const x = Math.floor((mx + HALF) / size);
+  const y = Math.floor((HALF - my) / size);
+  return { crs: 'EPSG:3857', width: 256, height: 256, transform: [size / 256, 0, -HALF + x * size, 0, -size / 256, HALF - y * size] };
+}
+
+describe('CRS table', () => {
+  it('normalises the usual spellings and refuses unknown codes with a 400', () => {
+    expect(normalizeCrs('EPSG:32634')).toBe('EPSG:32634');
+    expect(normalizeCrs('http://www.opengis.net/def/crs/EPSG/0/3857')).toBe('EPSG:3857');
+    expect(normalizeCrs('http://www.opengis.net/def/crs/OGC/1.3/CRS84')).toBe('EPSG:4326');
+    expect(normalizeCrs('OGC:CRS84')).toBe('EPSG:4326');
+    expect(normalizeCrs('urn:ogc:def:crs:EPSG::2056')).toBe('EPSG:2056');
+    expect(normalizeCrs(32760)).toBe('EPSG:32760');
+    expect(() => normalizeCrs('EPSG:27700')).toThrow(OgcError);
+    expect(() => normalizeCrs('EPSG:27700')).toThrow(/Unsupported CRS EPSG:27700/);
+    expect(() => normalizeCrs('+proj=longlat')).toThrow(/Unsupported CRS/);
+  });
+
+  it('transforms with known reference points (UTM, LV95, LAEA)', () => {
+    // UTM 34N false easting at the central meridian (21°E) on the equator.
+    const [e, n] = coordinateTransform('EPSG:4326', 'EPSG:32634').forward(21, 0);
+    expect(e).toBeCloseTo(500000, 3);
+    expect(n).toBeCloseTo(0, 3);
+    // LV95 origin (Bern, old observatory) is at 2600000 / 1200000; the WGS84 position is about 7.4386E 46.9511N.
+    const [x, y] = coordinateTransform('EPSG:4326', 'EPSG:2056').forward(7.438632, 46.951083);
+    expect(Math.abs(x - 2600000)).toBeLessThan(5);
+    expect(Math.abs(y - 1200000)).toBeLessThan(5);
+    // LAEA Europe: the natural origin 10E 52N maps to the false origin.
+    const [lx, ly] = coordinateTransform('EPSG:4326', 'EPSG:3035').forward(10, 52);
+    expect(lx).toBeCloseTo(4321000, 3);
+    expect(ly).toBeCloseTo(3210000, 3);
+    const box = transformBounds([699960, 3490200, 809760, 3600000], 'EPSG:32634', 'EPSG:4326')!;
+    expect(box[0]).toBeCloseTo(23.106, 2);
+    expect(box[3]).toBeCloseTo(32.519, 2);
+  });
+});
+
+describe('approximate transformer', () => {
+  it('stays within about 0.125 pixels of exact projection for a UTM source under a WebMercator tile', () => {
+    for (const [z, lon, lat] of [
+      [8, 23.7, 32.0],
+      [12, 23.7, 32.0],
+      [5, -58.0, 73.5], // Greenland, high latitude: strong scale change across the tile
+    ] as const) {
+      const grid = tileAt(z, lon, lat);
+      const crs = lon < 0 ? 'EPSG:32621' : 'EPSG:32634';
+      const approx = sourceCoordinates(grid, crs, 100 * 0.125);
+      const exact = sourceCoordinates(grid, crs, 0, 1);
+      // Errors count in the coarser of the source pixel (100 m) and the target pixel seen in the source CRS.
+      const pixel = Math.max(100, Math.hypot(exact.xs[1] - exact.xs[0], exact.ys[1] - exact.ys[0]));
+      let worst = 0;
+      for (let i = 0; i < approx.xs.length; i++) {
+        worst = Math.max(worst, Math.hypot(approx.xs[i] - exact.xs[i], approx.ys[i] - exact.ys[i]) / pixel);
+      }
+      expect(worst).toBeLessThan(0.125);
+      expect(approx.cells).toBe(256);
+    }
+  });
+
+  it('projects more finely where the lattice would be wrong', () => {
+    // A whole-hemisphere tile seen from one UTM zone is strongly curved: some cells must fall back to exact.
+    const grid = tileAt(2, -58.0, 73.5);
+    const approx = sourceCoordinates(grid, 'EPSG:32621', 12.5);
+    expect(approx.exactCells).toBeGreaterThan(0);
+    const tight = sourceCoordinates(tileAt(12, 23.7, 32.0), 'EPSG:32634', 12.5);
+    expect(tight.exactCells).toBe(0);
+  });
+
+  it('nearest keeps classes, bilinear interpolates valid neighbours only, and no data never leaks', () => {
+    // 2x2 source window, one no-data pixel; target pixels sample at known fractional positions.
+    const values = new Float32Array([10, 20, 30, 999]);
+    const valid = new Uint8Array([255, 255, 255, 0]);
+    const cols = new Float32Array([0.5, 1.0, 0.9, 1.5]);
+    const rows = new Float32Array([0.5, 0.5, 0.9, 1.5]);
+    const out = new Float32Array(4);
+    const outValid = new Uint8Array(4).fill(255);
+    sampleWindow({ cols, rows }, { x0: 0, y0: 0, width: 2, height: 2, values, valid }, 'bilinear', out, outValid);
+    expect(out[0]).toBe(10); // centre of pixel (0,0)
+    expect(out[1]).toBeCloseTo(15, 5); // halfway between 10 and 20
+    expect(out[2]).toBeGreaterThan(10);
+    expect(out[2]).toBeLessThan(30); // blends 10, 20, 30 but never 999
+    expect(outValid[3]).toBe(0); // nearest source pixel is no data
+    const nearest = new Float32Array(4);
+    const nearestValid = new Uint8Array(4).fill(255);
+    sampleWindow({ cols, rows }, { x0: 0, y0: 0, width: 2, height: 2, values, valid }, 'nearest', nearest, nearestValid);
+    expect(Array.from(nearest.slice(0, 3))).toEqual([10, 20, 10]);
+  });
+
+  it('maps pixel coordinates with the window affine', () => {
+    const coords = sourceCoordinates({ crs: 'EPSG:32634', width: 2, height: 1, transform: [100, 0, 700000, 0, -100, 3600000] }, 'EPSG:32634', 1);
+    const { cols, rows } = toPixelCoordinates(coords, [50, 0, 700000, 0, -50, 3600000]);
+    expect(Array.from(cols)).toEqual([1, 3]);
+    expect(Array.from(rows)).toEqual([1, 1]);
+    expect(mapToPixel([50, 0, 700000, 0, -50, 3600000], 700100, 3599900)).toEqual([2, 2]);
+  });
+});
+
+describe('reprojecting real rasters', () => {
+  let server: FixtureServer;
+  let demRange: [number, number];
+  beforeAll(async () => {
+    server = await startFixtureServer();
+    const [dem] = (await (await (await fromFile(join(FIXTURES, 'cog/titiler/dem.tif'))).getImage(0)).readRasters()) as unknown as Float32Array[];
+    demRange = [dem.reduce((a, b) => Math.min(a, b)), dem.reduce((a, b) => Math.max(a, b))];
+  });
+  afterAll(() => server.close());
+
+  it('reprojects the Swiss LV95 DEM onto WebMercator with values in the source range and the outside masked', async () => {
+    const opener = createSourceOpener({ fetch });
+    const reader = await opener.open(`${server.url}/cog/titiler/dem.tif`, 'DEM');
+    expect(reader.crs).toBe('EPSG:2056');
+    // dem.tif covers 2573000-2574000 E, 1085000-1086000 N: about 7.0906-7.1036E, 45.916-45.925N.
+    expect(reader.bounds[0]).toBeCloseTo(7.0906, 3);
+    expect(reader.bounds[1]).toBeCloseTo(45.916, 3);
+    const centre: [number, number] = [(reader.bounds[0] + reader.bounds[2]) / 2, (reader.bounds[1] + reader.bounds[3]) / 2];
+    const grid = tileAt(15, centre[0], centre[1]); // ~850 m ground tile, larger than the 1 km DEM? no: 1222 m wide
+    const raster = await reader.read(grid);
+    let valid = 0;
+    let nonZeroMasked = 0;
+    let min = Infinity;
+    let max = -Infinity;
+    for (let i = 0; i < raster.mask.length; i++) {
+      if (!raster.mask[i]) {
+        if (raster.bands[0][i] !== 0) nonZeroMasked++;
+        continue;
+      }
+      valid++;
+      min = Math.min(min, raster.bands[0][i]);
+      max = Math.max(max, raster.bands[0][i]);
+    }
+    expect(nonZeroMasked).toBe(0);
+    expect(valid).toBeGreaterThan(1000);
+    expect(valid).toBeLessThan(256 * 256); // part of the tile lies outside the DEM
+    expect(min).toBeGreaterThanOrEqual(demRange[0] - 1e-3);
+    expect(max).toBeLessThanOrEqual(demRange[1] + 1e-3);
+    // Masked pixels are exactly those whose centre falls outside the DEM footprint (in LV95).
+    const toLv95 = proj4('EPSG:3857', 'EPSG:2056');
+    let agree = 0;
+    for (let row = 0; row < 256; row++) {
+      for (let col = 0; col < 256; col++) {
+        const [x, y] = toLv95.forward([grid.transform[2] + (col + 0.5) * grid.transform[0], grid.transform[5] + (row + 0.5) * grid.transform[4]]);
+        const inside = x >= 2573000 && x < 2574000 && y > 1085000 && y <= 1086000;
+        if (inside === (raster.mask[row * 256 + col] === 255)) agree++;
+      }
+    }
+    expect(agree / (256 * 256)).toBeGreaterThan(0.995);
+  });
+
+  it('puts a small scene only where it belongs on a low-zoom tile (no ghosts from far-away points)', async () => {
+    const opener = createSourceOpener({ fetch });
+    const reader = await opener.open(`${server.url}/cog/titiler/TCI.tif`, 'S2RGB');
+    const grid = tileAt(3, 23.7, 32.0); // ~19.6 km pixels over a 110 km scene
+    const raster = await reader.read(grid);
+    let valid = 0;
+    for (let row = 0; row < 256; row++) {
+      for (let col = 0; col < 256; col++) {
+        if (!raster.mask[row * 256 + col]) continue;
+        valid++;
+        const [lon, lat] = proj4('EPSG:3857', 'EPSG:4326', [grid.transform[2] + (col + 0.5) * grid.transform[0], grid.transform[5] + (row + 0.5) * grid.transform[4]]);
+        expect(lon).toBeGreaterThan(reader.bounds[0] - 0.3);
+        expect(lon).toBeLessThan(reader.bounds[2] + 0.3);
+        expect(lat).toBeGreaterThan(reader.bounds[1] - 0.3);
+        expect(lat).toBeLessThan(reader.bounds[3] + 0.3);
+      }
+    }
+    expect(valid).toBeGreaterThan(5);
+    expect(valid).toBeLessThan(60);
+  });
+
+  it('reads LULC onto WebMercator with nearest by default, so only source classes appear', async () => {
+    const opener = createSourceOpener({ fetch });
+    const reader = await opener.open(`${server.url}/terramind-examples/LULC/282D_485L_3_3.tif`, 'LULC');
+    const centre: [number, number] = [(reader.bounds[0] + reader.bounds[2]) / 2, (reader.bounds[1] + reader.bounds[3]) / 2];
+    const raster = await reader.read(tileAt(15, centre[0], centre[1]));
+    const classes = new Set<number>();
+    raster.bands[0].forEach((v, i) => raster.mask[i] && classes.add(v));
+    expect([...classes].every((c) => [1, 2, 6, 9].includes(c))).toBe(true);
+    expect(classes.size).toBeGreaterThan(1);
+  });
+});
