@@ -102,7 +102,8 @@ describe('TileCache', () => {
 
   it('runs produce once for N concurrent callers of a missing key', async () => {
     const store = new FlakyStore();
-    const cache = new TileCache(store);
+    const metrics = createMetrics();
+    const cache = new TileCache(store, { metrics });
     let calls = 0;
     const produce = async () => {
       calls++;
@@ -114,6 +115,7 @@ describe('TileCache', () => {
     expect(store.gets).toBe(1);
     expect(new Set(results.map((r) => new TextDecoder().decode(r.object.body)))).toEqual(new Set(['made-1']));
     expect(results.every((r) => r.status === 'miss')).toBe(true);
+    expect(await counterValue(metrics, 'cacheRequests', { result: 'miss' })).toBe(25);
     expect(cache.inflightCount).toBe(0);
     // Different keys are not serialised behind each other.
     const other = await Promise.all([cache.getOrCreate('x', produce), cache.getOrCreate('y', produce)]);

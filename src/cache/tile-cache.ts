@@ -44,11 +44,16 @@ export class TileCache {
   }
 
   getOrCreate(key: string, produce: () => Promise<Produced>): Promise<{ object: CachedObject; status: CacheStatus }> {
-    const running = this.inflight.get(key);
-    if (running) return running;
-    const task = this.lookupOrProduce(key, produce).finally(() => this.inflight.delete(key));
-    this.inflight.set(key, task);
-    return task;
+    let task = this.inflight.get(key);
+    if (!task) {
+      task = this.lookupOrProduce(key, produce).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, task);
+    }
+    // Counted per caller, so the metric reads as "requests served from / past the cache".
+    return task.then((result) => {
+      this.deps.metrics?.cacheRequests.inc({ result: result.status });
+      return result;
+    });
   }
 
   /** Number of keys currently being produced (for tests and diagnostics). */
@@ -61,7 +66,6 @@ export class TileCache {
     try {
       const cached = await this.withTimeout(this.store.get(key), 'get');
       if (cached) {
-        this.deps.metrics?.cacheRequests.inc({ result: 'hit' });
         return { object: cached, status: 'hit' };
       }
     } catch (error) {
@@ -78,9 +82,7 @@ export class TileCache {
       storeFailed = true;
       this.storeFailure('put', key, error);
     }
-    const status: CacheStatus = storeFailed ? 'bypass' : 'miss';
-    this.deps.metrics?.cacheRequests.inc({ result: status });
-    return { object, status };
+    return { object, status: storeFailed ? 'bypass' : 'miss' };
   }
 
   private storeFailure(operation: 'get' | 'put', key: string, error: unknown): void {
