@@ -1,0 +1,165 @@
+import { describe, expect, it } from 'vitest';
+import { OgcError } from '../src/errors.js';
+import {
+  lonLatToMercator,
+  mercatorToLonLat,
+  resolveTile,
+  tileBounds,
+  tileGrid,
+  tileMatrixSetLimits,
+} from '../src/grid/tiles.js';
+import { getTileMatrixSet, listTileMatrixSets } from '../src/grid/tms.js';
+import { tileMatrixSetV1 } from '../src/grid/tms10.js';
+import { readFileSync } from 'node:fs';
+
+const webMercator = getTileMatrixSet('WebMercatorQuad');
+const crs84 = getTileMatrixSet('WorldCRS84Quad');
+const HALF = 20037508.3427892;
+
+/** The slippy-map formulas (independent of the TMS document) as an oracle for WebMercatorQuad. */
+function slippyTile(lon: number, lat: number, z: number): [row: number, col: number] {
+  const n = 2 ** z;
+  const rad = (lat * Math.PI) / 180;
+  const col = Math.floor(((lon + 180) / 360) * n);
+  const row = Math.floor(((1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2) * n);
+  return [row, col];
+}
+
+function statusOf(fn: () => unknown): number | undefined {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof OgcError) return error.status;
+    throw error;
+  }
+  return undefined;
+}
+
+describe('tile matrix sets', () => {
+  it('serves the registry files byte for byte', () => {
+    for (const entry of listTileMatrixSets()) {
+      const registry = readFileSync(new URL(`../src/grid/tms/${entry.definition.id}.json`, import.meta.url), 'utf8');
+      expect(entry.json).toBe(registry);
+    }
+    expect(webMercator.definition.tileMatrices).toHaveLength(25);
+    expect(crs84.definition.tileMatrices).toHaveLength(24);
+    expect(webMercator.gridCrs).toBe('EPSG:3857');
+    expect(crs84.gridCrs).toBe('EPSG:4326');
+  });
+
+  it('rejects an unknown set with a 404', () => {
+    expect(statusOf(() => getTileMatrixSet('webmercatorquad'))).toBe(404);
+  });
+
+  it('derives a TMS 1.0 encoding with the same matrices', () => {
+    const v1 = tileMatrixSetV1(crs84.definition) as { identifier: string; supportedCRS: string; tileMatrix: { identifier: string; topLeftCorner: number[]; matrixWidth: number }[] };
+    expect(v1.identifier).toBe('WorldCRS84Quad');
+    expect(v1.supportedCRS).toBe('http://www.opengis.net/def/crs/OGC/1.3/CRS84');
+    expect(v1.tileMatrix).toHaveLength(24);
+    expect(v1.tileMatrix[3]).toMatchObject({ identifier: '3', topLeftCorner: [-180, 90], matrixWidth: 16 });
+  });
+});
+
+describe('tile footprints', () => {
+  it('WebMercatorQuad 0/0/0 covers the square world', () => {
+    const bounds = tileBounds(webMercator.definition.tileMatrices[0], 0, 0);
+    bounds.forEach((value, i) => expect(value).toBeCloseTo([-HALF, -HALF, HALF, HALF][i], 3));
+  });
+
+  it('WebMercatorQuad tile grid is 256 px in EPSG:3857 with the top-left corner as origin', () => {
+    const matrix = webMercator.definition.tileMatrices[14];
+    const grid = tileGrid(webMercator, matrix, 5744, 9170);
+    expect(grid).toMatchObject({ crs: 'EPSG:3857', width: 256, height: 256 });
+    const [a, b, c, d, e, f] = grid.transform;
+    expect([b, d]).toEqual([0, 0]);
+    expect(a).toBeCloseTo(156543.033928041 / 2 ** 14, 9);
+    expect(e).toBeCloseTo(-a, 12);
+    expect(c).toBeCloseTo(-HALF + 9170 * a * 256, 4);
+    expect(f).toBeCloseTo(HALF - 5744 * a * 256, 4);
+  });
+
+  it('WorldCRS84Quad is lon/lat (EPSG:4326 in x=lon order) with 2x1 tiles at level 0', () => {
+    expect(crs84.definition.tileMatrices[0]).toMatchObject({ matrixWidth: 2, matrixHeight: 1 });
+    const grid = tileGrid(crs84, crs84.definition.tileMatrices[1], 0, 3);
+    expect(grid.crs).toBe('EPSG:4326');
+    expect(grid.transform).toEqual([0.3515625, 0, 90, 0, -0.3515625, 90]);
+    expect(tileBounds(crs84.definition.tileMatrices[1], 1, 0)).toEqual([-180, -90, -90, 0]);
+  });
+
+  it('bottom-left corner of origin counts rows upwards', () => {
+    const matrix = { ...crs84.definition.tileMatrices[1], cornerOfOrigin: 'bottomLeft' as const, pointOfOrigin: [-180, -90] as [number, number] };
+    expect(tileBounds(matrix, 0, 0)).toEqual([-180, -90, -90, 0]);
+  });
+
+  it('mercator conversions round-trip', () => {
+    const [x, y] = lonLatToMercator(23.7, 32.0);
+    const [lon, lat] = mercatorToLonLat(x, y);
+    expect(lon).toBeCloseTo(23.7, 10);
+    expect(lat).toBeCloseTo(32.0, 10);
+    expect(lonLatToMercator(180, 0)[0]).toBeCloseTo(HALF, 3);
+  });
+});
+
+describe('tileMatrixSetLimits', () => {
+  const bbox: [number, number, number, number] = [23.106, 31.505, 24.296, 32.519];
+
+  it('match the slippy-map tiles of the bbox corners on WebMercatorQuad', () => {
+    const limits = tileMatrixSetLimits(webMercator, bbox, 14);
+    expect(limits.map((l) => l.tileMatrix)).toEqual(Array.from({ length: 15 }, (_, i) => String(i)));
+    for (const z of [0, 5, 10, 14]) {
+      const [minRow, minCol] = slippyTile(bbox[0], bbox[3], z);
+      const [maxRow, maxCol] = slippyTile(bbox[2], bbox[1], z);
+      expect(limits[z]).toEqual({ tileMatrix: String(z), minTileRow: minRow, maxTileRow: maxRow, minTileCol: minCol, maxTileCol: maxCol });
+    }
+  });
+
+  it('on WorldCRS84Quad use degrees directly', () => {
+    const limits = tileMatrixSetLimits(crs84, bbox, 5);
+    // level 5: 0.703125/32 * 256 = 5.625 degrees per tile
+    expect(limits[5]).toEqual({
+      tileMatrix: '5',
+      minTileCol: Math.floor((bbox[0] + 180) / 5.625),
+      maxTileCol: Math.floor((bbox[2] + 180) / 5.625),
+      minTileRow: Math.floor((90 - bbox[3]) / 5.625),
+      maxTileRow: Math.floor((90 - bbox[1]) / 5.625),
+    });
+    expect(limits[0]).toEqual({ tileMatrix: '0', minTileRow: 0, maxTileRow: 0, minTileCol: 1, maxTileCol: 1 });
+  });
+
+  it('do not pull in a neighbour when the bbox ends on a tile edge', () => {
+    const limits = tileMatrixSetLimits(crs84, [0, 0, 90, 90], 1);
+    expect(limits[1]).toEqual({ tileMatrix: '1', minTileRow: 0, maxTileRow: 0, minTileCol: 2, maxTileCol: 2 });
+  });
+
+  it('clamp to the matrix for a world bbox and stop at the last level of the set', () => {
+    const limits = tileMatrixSetLimits(webMercator, [-180, -90, 180, 90], 40);
+    expect(limits).toHaveLength(25);
+    expect(limits[3]).toEqual({ tileMatrix: '3', minTileRow: 0, maxTileRow: 7, minTileCol: 0, maxTileCol: 7 });
+  });
+});
+
+describe('tile validation', () => {
+  const limits = tileMatrixSetLimits(webMercator, [23.106, 31.505, 24.296, 32.519], 14);
+  const tile = (tileMatrix: string, tileRow: string, tileCol: string) => () => resolveTile(webMercator, { tileMatrix, tileRow, tileCol }, limits);
+
+  it('accepts a tile inside the limits', () => {
+    const [row, col] = slippyTile(23.7, 32.0, 12);
+    const resolved = resolveTile(webMercator, { tileMatrix: '12', tileRow: String(row), tileCol: String(col) }, limits);
+    expect(resolved).toMatchObject({ tileRow: row, tileCol: col });
+    expect(resolved.matrix.id).toBe('12');
+  });
+
+  it.each([
+    ['negative row', '12', '-1', '5', 400],
+    ['fractional col', '12', '1', '2.5', 400],
+    ['letters in the matrix id', 'z12', '1', '1', 400],
+    ['huge index', '12', '99999999999', '1', 400],
+    ['level beyond the set', '25', '0', '0', 404],
+    ['level beyond the collection', '15', '0', '0', 404],
+    ['row outside the matrix', '2', '4', '0', 404],
+    ['ETS max int', '12', '2147483647', '2147483647', 404],
+    ['row outside the limits', '12', '0', '0', 404],
+  ])('%s -> %i', (_name, z, row, col, status) => {
+    expect(statusOf(tile(z, row, col))).toBe(status);
+  });
+});
