@@ -1,4 +1,5 @@
 """Construct the PyTorch modules of a package for a size config, for a chosen set of modalities."""
+import contextlib
 from typing import Iterable
 
 import torch
@@ -45,3 +46,18 @@ def build_all(size: SizeConfig, seed=None):
         if seed is not None:
             toks[name].init_random()
     return backbone, toks
+
+
+@contextlib.contextmanager
+def skip_init():
+    """Build modules without initializing weights (layout checks of large sizes in seconds, not minutes)."""
+    names = ['uniform_', 'normal_', 'kaiming_uniform_', 'kaiming_normal_', 'trunc_normal_', 'zeros_', 'ones_',
+             'xavier_uniform_', 'constant_']
+    saved = {n: getattr(torch.nn.init, n) for n in names}
+    try:
+        for n in names:
+            setattr(torch.nn.init, n, lambda t, *a, **k: t)
+        yield
+    finally:
+        for n, f in saved.items():
+            setattr(torch.nn.init, n, f)

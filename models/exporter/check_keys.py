@@ -8,7 +8,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from build import build_backbone, build_tokenizer  # noqa: E402
+from build import build_backbone, build_tokenizer, skip_init  # noqa: E402
 from configs import MODALITIES, SIZES  # noqa: E402
 
 DEFAULT_DIR = '/work/shared/terramind-state-dicts'
@@ -38,14 +38,17 @@ def diff(module, expected):
 
 def check_backbone(size, layout_dir=DEFAULT_DIR):
     path = os.path.join(layout_dir, f'keys_terramind_v1_{size}_encdec.txt')
-    model = build_backbone(SIZES[size], LAYOUT_INPUTS, LAYOUT_OUTPUTS)
+    with skip_init():
+        model = build_backbone(SIZES[size], LAYOUT_INPUTS, LAYOUT_OUTPUTS)
     return diff(model, read_layout(path))
 
 
 def check_tokenizer(modality, layout_dir=DEFAULT_DIR):
     path = os.path.join(layout_dir, f'keys_tokenizer_{TOKENIZER_FILES[modality]}.txt')
     # Official widths (base size carries the official tokenizer configuration).
-    return diff(build_tokenizer(SIZES['base'], MODALITIES[modality]), read_layout(path))
+    with skip_init():
+        module = build_tokenizer(SIZES['base'], MODALITIES[modality])
+    return diff(module, read_layout(path))
 
 
 def main():

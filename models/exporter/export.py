@@ -135,7 +135,7 @@ def export_package(size_name, out, backbone, tokenizers, fp16, weights, seed, ch
         'size': size_name,
         'weights': weights,
         'precision': 'fp16' if fp16 else 'fp32',
-        'source': {'seed': seed, 'checkpoints': checkpoints},
+        'source': ({'seed': seed} if seed is not None else {}) | {'checkpoints': checkpoints},
         'architecture': {'dim': cfg.dim, 'heads': cfg.heads, 'encoderDepth': cfg.encoder_depth,
                          'decoderDepth': cfg.decoder_depth, 'mlp': 'gated-silu' if cfg.gated else 'gelu'},
         'imageSize': IMG, 'patchSize': 16, 'tokenGrid': [14, 14],
