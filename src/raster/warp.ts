@@ -1,5 +1,5 @@
 import { coordinateTransform } from '../geo/crs.js';
-import { mapToPixel, type Affine, type Grid } from './raster.js';
+import type { Affine, Grid } from './raster.js';
 
 /**
  * Reprojection of source windows onto a target grid.
@@ -42,9 +42,8 @@ export function sourceCoordinates(target: Grid, sourceCrs: string, tolerance: nu
   if (transform.identity) {
     for (let row = 0; row < height; row++) {
       for (let col = 0; col < width; col++) {
-        const [x, y] = project(col, row);
-        xs[row * width + col] = x;
-        ys[row * width + col] = y;
+        xs[row * width + col] = a * (col + 0.5) + b * (row + 0.5) + c;
+        ys[row * width + col] = d * (col + 0.5) + e * (row + 0.5) + f;
       }
     }
     return { xs, ys, width, height, exactCells: 0, cells: 0 };
@@ -149,10 +148,15 @@ export function toPixelCoordinates(coords: SourceCoordinates, transform: Affine)
   const size = coords.xs.length;
   const cols = new Float32Array(size);
   const rows = new Float32Array(size);
+  // mapToPixel inlined: this runs for every target pixel of every read.
+  const [a, b, c, d, e, f] = transform;
+  const det = a * e - b * d;
+  const { xs, ys } = coords;
   for (let i = 0; i < size; i++) {
-    const [col, row] = mapToPixel(transform, coords.xs[i], coords.ys[i]);
-    cols[i] = col;
-    rows[i] = row;
+    const dx = xs[i] - c;
+    const dy = ys[i] - f;
+    cols[i] = (e * dx - b * dy) / det;
+    rows[i] = (a * dy - d * dx) / det;
   }
   return { cols, rows };
 }

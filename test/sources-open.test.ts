@@ -1,0 +1,219 @@
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { fromFile } from 'geotiff';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OgcError } from '../src/errors.js';
+import { MODALITIES, type Modality } from '../src/modalities.js';
+import { createGuardedFetch } from '../src/net/guarded-fetch.js';
+import type { Grid } from '../src/raster/raster.js';
+import { createSourceOpener } from '../src/sources/open.js';
+import { FIXTURES, startFixtureServer, type FixtureServer } from './helpers/fixture-server.js';
+
+const fetch = createGuardedFetch({ allowHosts: ['127.0.0.1'], timeoutMs: 10_000, maxBytes: 64 * 1024 * 1024, allowFileUrls: false });
+const CHIP = '282D_485L_3_3';
+
+/** The chip's own pixel grid and its bands, read directly with geotiff.js (the oracle). */
+async function readDirect(path: string): Promise<{ grid: Grid; bands: ArrayLike<number>[] }> {
+  const image = await (await fromFile(join(FIXTURES, path))).getImage(0);
+  const [x, y] = image.getOrigin();
+  const [rx, ry] = image.getResolution();
+  const code = image.getGeoKeys()?.ProjectedCSTypeGeoKey as number;
+  const bands = (await image.readRasters({ interleave: false })) as unknown as ArrayLike<number>[];
+  return { grid: { crs: `EPSG:${code}`, width: image.getWidth(), height: image.getHeight(), transform: [rx, 0, x, 0, ry, y] }, bands };
+}
+
+let server: FixtureServer;
+beforeAll(async () => {
+  server = await startFixtureServer();
+});
+afterAll(() => server.close());
+
+describe('plain GeoTIFFs (TerraMind example chips, striped, not COGs)', () => {
+  it.each([
+    ['DEM', 'DEM'],
+    ['S1RTC', 'S1RTC'],
+    ['LULC', 'LULC'],
+    ['NDVI', 'NDVI'],
+    ['S2L2A', 'S2L2A'],
+    ['S2RGB', 'S2RGB'],
+  ] as [string, Modality][])('%s chip read onto its own grid gives the stored values exactly', async (folder, modality) => {
+    const opener = createSourceOpener({ fetch });
+    const path = `terramind-examples/${folder}/${CHIP}.tif`;
+    const reader = await opener.open(`${server.url}/${path}`, modality);
+    const { grid, bands } = await readDirect(path);
+    expect(reader.modality).toBe(modality);
+    expect(reader.id).toBe(`${CHIP}.tif`);
+    expect(reader.crs).toBe('EPSG:32722');
+    expect(reader.resolution).toBe(10);
+    // Chip centre is -25.316, -48.106.
+    expect((reader.bounds[0] + reader.bounds[2]) / 2).toBeCloseTo(-48.106, 2);
+    expect((reader.bounds[1] + reader.bounds[3]) / 2).toBeCloseTo(-25.316, 2);
+    const raster = await reader.read(grid);
+    expect(raster.bandNames).toEqual([...MODALITIES[modality].bands]);
+    expect(raster.bands).toHaveLength(bands.length);
+    expect(raster.mask.every((m) => m === 255)).toBe(true);
+    bands.forEach((band, k) => {
+      let mismatches = 0;
+      for (let i = 0; i < band.length; i++) if (raster.bands[k][i] !== Math.fround(band[i])) mismatches++;
+      expect(mismatches).toBe(0);
+    });
+  });
+
+  it('refuses a band-count mismatch with a 400 naming expected and found counts', async () => {
+    const opener = createSourceOpener({ fetch });
+    const error = (await opener.open(`${server.url}/terramind-examples/S1RTC/${CHIP}.tif`, 'DEM').catch((e) => e)) as OgcError;
+    expect(error).toBeInstanceOf(OgcError);
+    expect(error.status).toBe(400);
+    expect(error.detail).toMatch(/has 2 band\(s\) but modality DEM needs 1/);
+    const rgb = (await opener.open(`${server.url}/terramind-examples/S2L2A/${CHIP}.tif`, 'S2RGB').catch((e) => e)) as OgcError;
+    expect(rgb.detail).toMatch(/has 12 band\(s\) but modality S2RGB needs 3/);
+  });
+
+  it('takes a 3-band 8-bit TCI as S2RGB (red, green, blue) with its nodata', async () => {
+    const opener = createSourceOpener({ fetch });
+    const reader = await opener.open(`${server.url}/cog/titiler/TCI.tif`, 'S2RGB');
+    // Columns 350-413 cross the edge of the scene's nodata wedge (0,0,0) on the first rows.
+    const grid: Grid = { crs: 'EPSG:32634', width: 64, height: 64, transform: [100, 0, 699960 + 350 * 100, 0, -100, 3600000] };
+    const raster = await reader.read(grid);
+    const { bands } = await readDirect('cog/titiler/TCI.tif');
+    let checked = 0;
+    for (let row = 0; row < 64; row++) {
+      for (let col = 0; col < 64; col++) {
+        const i = row * 64 + col;
+        const j = row * 1098 + 350 + col;
+        const nodata = bands[0][j] === 0 && bands[1][j] === 0 && bands[2][j] === 0;
+        // GDAL_NODATA applies per band; a zero in any band is no data for the pixel.
+        const anyZero = bands[0][j] === 0 || bands[1][j] === 0 || bands[2][j] === 0;
+        expect(raster.mask[i]).toBe(anyZero ? 0 : 255);
+        if (!nodata && !anyZero) {
+          expect([raster.bands[0][i], raster.bands[1][i], raster.bands[2][i]]).toEqual([bands[0][j], bands[1][j], bands[2][j]]);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(500);
+    expect(checked).toBeLessThan(64 * 64);
+  });
+
+  it('reads file:// only when trusted', async () => {
+    const opener = createSourceOpener({ fetch });
+    const href = pathToFileURL(join(FIXTURES, `terramind-examples/DEM/${CHIP}.tif`)).href;
+    await expect(opener.open(href, 'DEM')).rejects.toMatchObject({ status: 400 });
+    const reader = await opener.open(href, 'DEM', { trusted: true });
+    const { grid, bands } = await readDirect(`terramind-examples/DEM/${CHIP}.tif`);
+    const raster = await reader.read(grid);
+    expect(raster.bands[0][1234]).toBe(bands[0][1234]);
+    expect(opener.stats().requests).toBeGreaterThan(0);
+  });
+});
+
+describe('opener caching and statistics', () => {
+  it('reuses an opened reader, deduplicates concurrent opens, and counts requests and bytes', async () => {
+    const opener = createSourceOpener({ fetch });
+    const href = `${server.url}/cog/titiler/dem.tif`;
+    const start = server.requests.length;
+    const [a, b] = await Promise.all([opener.open(href, 'DEM'), opener.open(href, 'DEM')]);
+    expect(a).toBe(b);
+    const opened = server.requests.length - start;
+    expect(opened).toBe(1); // one 64 KiB block holds the header and every IFD
+    expect(await opener.open(href, 'DEM')).toBe(a);
+    expect(server.requests.length - start).toBe(opened);
+    const stats = opener.stats();
+    expect(stats.requests).toBe(1);
+    expect(stats.bytes).toBe(server.requests.slice(start).reduce((sum, r) => sum + r.bytes, 0));
+    expect(stats.openedReaders).toBe(1);
+    expect(stats.cachedBytes).toBeGreaterThan(0);
+  });
+
+  it('lets an aborted caller go without breaking the shared open', async () => {
+    const opener = createSourceOpener({ fetch });
+    const href = `${server.url}/cog/titiler/B09.tif`;
+    const controller = new AbortController();
+    const pending = opener.open(href, 'DEM', { signal: controller.signal });
+    controller.abort(new Error('client went away'));
+    await expect(pending).rejects.toThrow(/client went away/);
+    const reader = await opener.open(href, 'DEM');
+    expect(reader.crs).toBe('EPSG:32634');
+  });
+});
+
+describe('STAC items', () => {
+  let dir: string;
+  let stac: FixtureServer;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sources-stac-'));
+    copyFileSync(join(FIXTURES, 'cog/titiler/B01.tif'), join(dir, 'B01.tif'));
+    copyFileSync(join(FIXTURES, 'cog/titiler/TCI.tif'), join(dir, 'TCI.tif'));
+    // A Planetary-Computer-style S1 RTC item (float linear power -> dB) whose two assets are real COGs at
+    // different resolutions: vv at 600 m (relative href), vh at 100 m (absolute href on the same server).
+    const item = {
+      type: 'Feature',
+      stac_version: '1.0.0',
+      id: 'mixed-resolution-s1',
+      collection: 'sentinel-1-rtc',
+      properties: { datetime: '2020-03-18T09:11:33Z' },
+      geometry: null,
+      bbox: [23.1, 31.5, 24.3, 32.52],
+      links: [],
+      assets: {
+        vv: { href: 'B01.tif', type: 'image/tiff; application=geotiff; profile=cloud-optimized', roles: ['data'], 'raster:bands': [{ data_type: 'float32' }] },
+        vh: { href: '{{BASE}}/TCI.tif', type: 'image/tiff; application=geotiff; profile=cloud-optimized', roles: ['data'], 'raster:bands': [{ data_type: 'float32' }] },
+      },
+    };
+    writeFileSync(join(dir, 'item.json'), JSON.stringify(item));
+    writeFileSync(join(dir, 'not-an-item.json'), JSON.stringify({ hello: 'world' }));
+    writeFileSync(join(dir, 'broken.json'), '{"type": "Feature", ');
+    stac = await startFixtureServer(dir);
+  });
+  afterAll(async () => {
+    await stac.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads each band at its own resolution onto one grid and applies linear-to-dB', async () => {
+    const opener = createSourceOpener({ fetch });
+    const reader = await opener.open(`${stac.url}/item.json`, 'S1RTC');
+    expect(reader.id).toBe('mixed-resolution-s1');
+    expect(reader.bounds).toEqual([23.1, 31.5, 24.3, 32.52]);
+    expect(reader.resolution).toBe(100); // the finest band
+    // 100 m grid aligned with TCI, 600 m B01 pixels are 6x6 blocks of it. Away from the nodata wedge.
+    const x0 = 699960 + 600 * 100;
+    const y0 = 3600000 - 600 * 100;
+    const grid: Grid = { crs: 'EPSG:32634', width: 60, height: 60, transform: [100, 0, x0, 0, -100, y0] };
+    const raster = await reader.read(grid, { resampling: 'nearest' });
+    const { bands: b01 } = await readDirect('cog/titiler/B01.tif');
+    const { bands: tci } = await readDirect('cog/titiler/TCI.tif');
+    let checked = 0;
+    for (let row = 0; row < 60; row++) {
+      for (let col = 0; col < 60; col++) {
+        const i = row * 60 + col;
+        const vv = b01[0][Math.floor((600 + row) / 6) * 183 + Math.floor((600 + col) / 6)];
+        const vh = tci[0][(600 + row) * 1098 + 600 + col];
+        if (vv === 0 || vh === 0) {
+          expect(raster.mask[i]).toBe(0);
+          continue;
+        }
+        expect(raster.mask[i]).toBe(255);
+        expect(raster.bands[0][i]).toBeCloseTo(10 * Math.log10(vv), 4);
+        expect(raster.bands[1][i]).toBeCloseTo(10 * Math.log10(vh), 4);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(3000);
+  });
+
+  it('turns items that do not resolve into OgcErrors', async () => {
+    const opener = createSourceOpener({ fetch });
+    const missingBands = (await opener.open(`${stac.url}/item.json`, 'S2L2A').catch((e) => e)) as OgcError;
+    expect(missingBands).toBeInstanceOf(OgcError);
+    expect(missingBands.status).toBe(400);
+    const notItem = (await opener.open(`${stac.url}/not-an-item.json`, 'DEM').catch((e) => e)) as OgcError;
+    expect(notItem).toBeInstanceOf(OgcError);
+    expect(notItem.status).toBeGreaterThanOrEqual(400);
+    const broken = (await opener.open(`${stac.url}/broken.json`, 'DEM').catch((e) => e)) as OgcError;
+    expect(broken.status).toBe(502);
+    expect(broken.detail).toMatch(/does not parse/);
+  });
+});
