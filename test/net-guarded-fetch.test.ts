@@ -64,6 +64,7 @@ beforeAll(async () => {
     else if (path === '/silent') return; // never answers
     else if (path === '/not-json') res.writeHead(200, { 'content-type': 'application/json' }).end('{"id": "x",');
     else if (path === '/conditional') res.writeHead(304).end();
+    else if (path === '/empty') res.writeHead(204).end();
     else if (path === '/chunked') {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       res.end(Buffer.alloc(4096, 7)); // no content-length is promised up front when chunked
@@ -114,6 +115,12 @@ describe('guarded fetch: allowed sources', () => {
     expect(json.id).toBe('S2A_34SGA_20200318_0_L2A');
   });
 
+  it('passes 204 through with an empty body', async () => {
+    const response = await createGuardedFetch(policy())(`${scripted.url}/empty`);
+    expect(response.status).toBe(204);
+    expect((await readBody(response, 10)).byteLength).toBe(0);
+  });
+
   it('lets a conditional request see 304', async () => {
     const fetch = createGuardedFetch(policy());
     const response = await fetch(`${scripted.url}/conditional`, { headers: { 'If-None-Match': '"abc"' } });
@@ -126,10 +133,12 @@ describe('guarded fetch: allowed sources', () => {
 
 describe('guarded fetch: refused URLs (400)', () => {
   it('refuses loopback that is not allowlisted', async () => {
-    const fetch = createGuardedFetch(policy({ allowHosts: [] }));
+    const metrics = createMetrics();
+    const fetch = createGuardedFetch(policy({ allowHosts: [] }), metrics);
     const error = await failure(fetch(`${fixtures.url}/${ITEM}`));
     expect(error.status).toBe(400);
     expect(error.detail).toContain('127.0.0.1 is a loopback address');
+    expect((await metrics.upstreamRequests.get()).values.map((v) => [v.labels.outcome, v.value])).toEqual([['refused', 1]]);
     expect(fixtures.requests.some((r) => r.path === `/${ITEM}` && r.bytes === 0)).toBe(false);
   });
 
@@ -207,6 +216,10 @@ describe('guarded fetch: refused URLs (400)', () => {
     ['http://[fe80::1]/', 'link-local'],
     ['http://[::ffff:10.0.0.1]/', 'private'],
     ['http://[::ffff:169.254.169.254]/', 'link-local'],
+    ['http://[2002:7f00:1::]/', 'non-public (6to4)'],
+    ['http://[64:ff9b::a00:1]/', 'non-public (rfc6052)'],
+    ['http://[2001:0:4136:e378::1]/', 'non-public (teredo)'],
+    ['http://[ff02::1]/', 'multicast'],
     ['http://2130706433/', 'loopback'],
     ['http://0x7f.1/', 'loopback'],
     ['http://user:pw@example.com/', 'credentials'],
@@ -228,7 +241,8 @@ describe('guarded fetch: refused URLs (400)', () => {
 
 describe('guarded fetch: upstream failures', () => {
   it('times out a server that never answers with a 504 in about the configured time', async () => {
-    const fetch = createGuardedFetch(policy({ timeoutMs: 300 }));
+    const metrics = createMetrics();
+    const fetch = createGuardedFetch(policy({ timeoutMs: 300 }), metrics);
     const started = performance.now();
     const error = await failure(fetch(`${scripted.url}/silent`));
     const elapsed = performance.now() - started;
@@ -236,6 +250,8 @@ describe('guarded fetch: upstream failures', () => {
     expect(error.detail).toContain('did not answer within 300 ms');
     expect(elapsed).toBeGreaterThanOrEqual(290);
     expect(elapsed).toBeLessThan(1500);
+    const outcomes = (await metrics.upstreamRequests.get()).values.map((v) => [v.labels.outcome, v.value]);
+    expect(outcomes).toEqual([['timeout', 1]]);
   });
 
   it('a caller abort is passed through, not reported as a timeout', async () => {

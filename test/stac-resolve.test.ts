@@ -66,6 +66,14 @@ describe('Earth Search (recorded items)', () => {
     expect(model(source.bands[0]!, 1500)).toBeCloseTo(reflectance * 10000 + 1000, 9);
   });
 
+  it('refuses a raster scale that is not a reflectance scale instead of folding it in', () => {
+    const json = clone(load(ES_L2A));
+    json.assets.red['raster:bands'][0].scale = 1;
+    expect(badRequestOf(() => resolveModalitySource(json, ITEM_URL, 'S2L2A')).detail).toContain(
+      'asset "red" declares raster scale 1, which is not a DN-to-reflectance scale',
+    );
+  });
+
   it('maps L1C with B10 (cirrus) after B09, but refuses its JPEG 2000 assets on a requester-pays bucket', () => {
     const item = parseStacItem(load(ES_L1C));
     expect(mapModalityBands(item, 'S2L1C').map((m) => `${m.band}:${m.asset.key}`)).toEqual([

@@ -167,7 +167,13 @@ export function createGuardedFetch(policy: FetchPolicy, metrics?: Metrics): Guar
         throw upstreamError(`${redactUrl(url)} is too large: ${length} bytes, the limit is ${policy.maxBytes}`);
       }
       count('ok');
-      const body = response.body ? meterBody(response.body as ReadableStream<Uint8Array>, url, policy.maxBytes, metrics) : null;
+      // 204/205/304 must not carry a body (the Response constructor throws otherwise).
+      const bodyless = response.status === 204 || response.status === 205 || response.status === 304;
+      if (bodyless) await response.body?.cancel().catch(() => undefined);
+      const body =
+        response.body && !bodyless
+          ? meterBody(response.body as ReadableStream<Uint8Array>, url, policy.maxBytes, metrics)
+          : null;
       const result = new Response(body, {
         status: response.status,
         statusText: response.statusText,

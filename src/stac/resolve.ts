@@ -52,6 +52,13 @@ function s2Conversion(item: StacItem, match: BandMatch): Conversion {
   const band = match.stacBand ?? {};
   const nodata = band.nodata ?? 0; // ESA reserves DN 0 for no data; many COGs do not declare it
   if (band.scale !== undefined) {
+    // A reflectance scale is about 1e-4; anything near 1 means the metadata describes something else and
+    // folding it in would be silently wrong by orders of magnitude.
+    if (!(band.scale > 0 && band.scale < 0.01)) {
+      throw badRequest(
+        `Item "${item.id}": asset "${match.asset.key}" declares raster scale ${band.scale}, which is not a DN-to-reflectance scale (about 0.0001)`,
+      );
+    }
     const offset = item.boaOffsetApplied === true ? 0 : (band.offset ?? 0);
     return {
       scale: round(band.scale * S2_QUANTIFICATION),
