@@ -165,7 +165,7 @@ export function codesFor(pkg: ModelPackage, modality: Modality, ids: ArrayLike<n
 
 /**
  * DDIM over the modality's UNet: x starts as `noise` [B,C,224,224]; each step predicts x0, clamps it to
- * [-clip, clip] and moves to the previous timestep. Returns standardized pixels [B,C,224,224].
+ * [-clip, clip] and moves to the previous timestep. Returns the last clamped x0: standardized pixels [B,C,224,224].
  */
 export async function diffusionDecode(
   ctx: ModelContext,
@@ -185,17 +185,19 @@ export async function diffusionDecode(
   const diffusion = ctx.pkg.manifest.diffusion;
   const steps = ddimSteps(diffusion, timesteps);
   let x = noise;
+  let x0 = noise;
   for (const [index, step] of steps.entries()) {
     const out = await ctx.run(tokenizer.unet, {
       x: f32(x, [batch, channels, IMAGE, IMAGE]),
       t: i64(new BigInt64Array(batch).fill(BigInt(step.t)), [batch]),
       code: f32(codes, [batch, f, 14, 14]),
     });
-    const x0 = clampInPlace(Float32Array.from(output(out, 'x0', tokenizer.unet) as Float32Array), diffusion.clipSample);
-    x = ddimUpdate(x, x0, step);
+    x0 = clampInPlace(Float32Array.from(output(out, 'x0', tokenizer.unet) as Float32Array), diffusion.clipSample);
+    // The result is the last clamped x0 (what the update gives when prev alpha is 1), so skip that update.
+    if (index < steps.length - 1) x = ddimUpdate(x, x0, step);
     onStep?.(index + 1, steps.length);
   }
-  return x;
+  return x0;
 }
 
 /** LULC VQ-VAE decoder: logits [B,K,224,224] and the argmax class index per pixel [B,224,224]. */
