@@ -118,6 +118,8 @@ export function tileJsonDocument(
     version: '1.0.0',
     attribution: collection.attribution ?? '',
     scheme: 'xyz',
+    // Required by the 3.0.0 JSON Schema even for raster tiles (the prose requires it only for vector tiles).
+    vector_layers: [],
     tiles: [tileTemplate(base, collection, 'WebMercatorQuad', 'png', true)],
     minzoom: zoom.min,
     maxzoom: zoom.max,
