@@ -155,7 +155,7 @@ def main(argv=None):
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument('--checkpoint-dir', help='folder with TerraMind_v1_<size>.pt and TerraMind_Tokenizer_<MOD>.pt')
     src.add_argument('--random', action='store_true', help='seeded random weights (tests, benchmarks)')
-    ap.add_argument('--size', choices=['tiny', 'small', 'base', 'large'], help='official checkpoint size')
+    ap.add_argument('--size', choices=sorted(SIZES), help='checkpoint size (tiny, small, base, large)')
     ap.add_argument('--config', choices=sorted(SIZES), help='size config for --random')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--fp16', action='store_true', help='store weights as float16 (edges stay float32)')
