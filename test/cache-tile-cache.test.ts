@@ -160,7 +160,7 @@ describe('TileCache', () => {
     const started = Date.now();
     const c = await cache.getOrCreate('k3', async () => png('c'));
     expect(c.status).toBe('bypass');
-    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(Date.now() - started).toBeLessThan(2_000); // 100 ms timeout, generous for loaded CI
     expect(await counterValue(metrics, 'cacheStoreFailures', { operation: 'get' })).toBe(2);
     expect(await counterValue(metrics, 'cacheRequests', { result: 'bypass' })).toBe(3);
   });
