@@ -121,7 +121,7 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe.skipIf(!ready)('equivalence with the PyTorch reference runner', () => {
+describe.skipIf(!ready)('equivalence with the PyTorch reference runner', { timeout: 120_000 }, () => {
   let context: EncodedContext;
 
   it('tokenizes an NDVI image to the same ids', async () => {

@@ -22,7 +22,7 @@ beforeAll(async () => {
   s2 = await readGeoTiffRaster(`${EXAMPLES}S2L2A/38D_378R_2_3.tif`, 'S2L2A');
   s1 = await readGeoTiffRaster(`${EXAMPLES}S1RTC/38D_378R_2_3.tif`, 'S1RTC');
   lulc = await readGeoTiffRaster(`${EXAMPLES}LULC/38D_378R_2_3.tif`, 'LULC');
-});
+}, 60_000);
 afterAll(() => runtime?.close());
 
 const bytes = (a: Float32Array[]) => Buffer.concat(a.map((x) => Buffer.from(x.buffer, x.byteOffset, x.byteLength)));
@@ -39,7 +39,7 @@ async function badRequestOf(request: GenerateRequest): Promise<OgcError> {
   throw new Error('expected a bad-request error');
 }
 
-describe('model runtime on the committed random package', () => {
+describe('model runtime on the committed random package', { timeout: 120_000 }, () => {
   it('warms up every part', async () => {
     await runtime.warmUp();
     const stats = runtime.stats();
