@@ -168,8 +168,17 @@ describe('Planetary Computer (recorded items)', () => {
     expect(lulc.datetime).toBe('2023-01-01T00:00:00Z'); // datetime null -> start_datetime
   });
 
-  it('an array of items without a choice is a 400 naming the ids', () => {
-    expect(badRequestOf(() => resolveModalitySource(pcS2, ITEM_URL, 'S2L2A')).detail).toContain('choose one by id or index');
+  it('an array of items without a choice is a 400 naming the ids; a URL fragment chooses by id or index', () => {
+    expect(badRequestOf(() => resolveModalitySource(pcS2, ITEM_URL, 'S2L2A')).detail).toContain(
+      'choose one by id or index (e.g. append #<id> or #<index> to its URL)',
+    );
+    const byIndex = resolveModalitySource(pcS2, 'https://pc.example.com/items.json#2', 'S2L2A');
+    expect(byIndex.id).toBe('S2B_MSIL2A_20240419T095549_R122_T46XES_20240419T123824');
+    const id = 'S2B_MSIL2A_20240419T095549_R122_T47XMJ_20240419T122756';
+    expect(resolveModalitySource(pcS2, `https://pc.example.com/items.json#${id}`, 'S2L2A').id).toBe(id);
+    expect(badRequestOf(() => resolveModalitySource(pcS2, 'https://pc.example.com/items.json#9', 'S2L2A')).detail).toContain(
+      'index 9 is out of range',
+    );
   });
 });
 

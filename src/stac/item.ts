@@ -205,7 +205,7 @@ function normaliseAsset(key: string, asset: RawAsset, itemProj: RawProj): StacAs
 export function parseStacItem(json: unknown): StacItem {
   if (Array.isArray(json) || (json as { type?: unknown } | null)?.type === 'FeatureCollection') {
     const count = Array.isArray(json) ? json.length : ((json as { features?: unknown[] }).features?.length ?? 0);
-    throw badRequest(`Expected one STAC Item but got a collection of ${count} items; pick one by id or index`);
+    throw badRequest(`Expected one STAC Item but got a collection of ${count} items; pick one by id or index (e.g. append #<id> or #<index> to its URL)`);
   }
   const result = itemSchema.safeParse(json);
   if (!result.success) throw badRequest(`Not a usable STAC Item: ${formatIssues(result.error)}`);
@@ -260,7 +260,7 @@ export function pickStacItem(json: unknown, selector: { id?: string; index?: num
     return features[selector.index];
   }
   if (features.length !== 1) {
-    throw badRequest(`The collection holds ${features.length} items (${ids.slice(0, 20).join(', ')}); choose one by id or index`);
+    throw badRequest(`The collection holds ${features.length} items (${ids.slice(0, 20).join(', ')}); choose one by id or index (e.g. append #<id> or #<index> to its URL)`);
   }
   return features[0];
 }

@@ -134,8 +134,23 @@ function checkReadable(item: StacItem, asset: StacAsset): void {
 }
 
 /**
- * Resolves `modality` from a STAC Item (or a one-item collection / array). `itemUrl` is where the item came
- * from: relative asset hrefs resolve against it.
+ * A URL fragment chooses one Item of a FeatureCollection / array: `items.json#<id>` or `items.json#<index>`
+ * (an id wins over an index when both could match). Fragments never reach the server.
+ */
+function selectorFromUrl(itemUrl: string, json: unknown): { id?: string; index?: number } {
+  const hash = itemUrl.includes('#') ? decodeURIComponent(itemUrl.slice(itemUrl.indexOf('#') + 1)) : '';
+  if (!hash) return {};
+  const isCollection = Array.isArray(json) || (json as { type?: unknown } | null)?.type === 'FeatureCollection';
+  if (!isCollection) return {};
+  const features = (Array.isArray(json) ? json : (json as { features?: unknown }).features) as unknown[] | undefined;
+  const idMatches = Array.isArray(features) && features.some((feature) => (feature as { id?: unknown } | null)?.id === hash);
+  return /^\d+$/.test(hash) && !idMatches ? { index: Number(hash) } : { id: hash };
+}
+
+/**
+ * Resolves `modality` from a STAC Item, or from a collection / array of Items where the URL fragment (#id or
+ * #index) or a single member picks one. `itemUrl` is where the JSON came from: relative asset hrefs resolve
+ * against it.
  */
 export function resolveModalitySource(
   itemJson: unknown,
@@ -143,7 +158,7 @@ export function resolveModalitySource(
   modality: Modality,
   options: ResolveOptions = {},
 ): ModalitySource {
-  const item = parseStacItem(pickStacItem(itemJson));
+  const item = parseStacItem(pickStacItem(itemJson, selectorFromUrl(itemUrl, itemJson)));
   const matches = mapModalityBands(item, modality);
   const bands: BandSource[] = matches.map((match) => {
     checkReadable(item, match.asset);
