@@ -15,7 +15,13 @@ const fetch = createGuardedFetch({ allowHosts: ['127.0.0.1'], timeoutMs: 10_000,
 const CHIP = '282D_485L_3_3';
 
 /** The chip's own pixel grid and its bands, read directly with geotiff.js (the oracle). */
-async function readDirect(path: string): Promise<{ grid: Grid; bands: ArrayLike<number>[] }> {
+const direct = new Map<string, Promise<{ grid: Grid; bands: ArrayLike<number>[] }>>();
+function readDirect(path: string): Promise<{ grid: Grid; bands: ArrayLike<number>[] }> {
+  if (!direct.has(path)) direct.set(path, decodeDirect(path));
+  return direct.get(path)!;
+}
+
+async function decodeDirect(path: string): Promise<{ grid: Grid; bands: ArrayLike<number>[] }> {
   const image = await (await fromFile(join(FIXTURES, path))).getImage(0);
   const [x, y] = image.getOrigin();
   const [rx, ry] = image.getResolution();
@@ -79,6 +85,8 @@ describe('plain GeoTIFFs (TerraMind example chips, striped, not COGs)', () => {
     const raster = await reader.read(grid);
     const { bands } = await readDirect('cog/titiler/TCI.tif');
     let checked = 0;
+    let wrongMask = 0;
+    let wrongValue = 0;
     for (let row = 0; row < 64; row++) {
       for (let col = 0; col < 64; col++) {
         const i = row * 64 + col;
@@ -86,13 +94,15 @@ describe('plain GeoTIFFs (TerraMind example chips, striped, not COGs)', () => {
         const nodata = bands[0][j] === 0 && bands[1][j] === 0 && bands[2][j] === 0;
         // GDAL_NODATA applies per band; a zero in any band is no data for the pixel.
         const anyZero = bands[0][j] === 0 || bands[1][j] === 0 || bands[2][j] === 0;
-        expect(raster.mask[i]).toBe(anyZero ? 0 : 255);
+        if (raster.mask[i] !== (anyZero ? 0 : 255)) wrongMask++;
         if (!nodata && !anyZero) {
-          expect([raster.bands[0][i], raster.bands[1][i], raster.bands[2][i]]).toEqual([bands[0][j], bands[1][j], bands[2][j]]);
+          if ([0, 1, 2].some((k) => raster.bands[k][i] !== bands[k][j])) wrongValue++;
           checked++;
         }
       }
     }
+    expect(wrongMask).toBe(0);
+    expect(wrongValue).toBe(0);
     expect(checked).toBeGreaterThan(500);
     expect(checked).toBeLessThan(64 * 64);
   });
@@ -186,21 +196,24 @@ describe('STAC items', () => {
     const { bands: b01 } = await readDirect('cog/titiler/B01.tif');
     const { bands: tci } = await readDirect('cog/titiler/TCI.tif');
     let checked = 0;
+    let wrongMask = 0;
+    let worst = 0;
     for (let row = 0; row < 60; row++) {
       for (let col = 0; col < 60; col++) {
         const i = row * 60 + col;
         const vv = b01[0][Math.floor((600 + row) / 6) * 183 + Math.floor((600 + col) / 6)];
         const vh = tci[0][(600 + row) * 1098 + 600 + col];
         if (vv === 0 || vh === 0) {
-          expect(raster.mask[i]).toBe(0);
+          if (raster.mask[i] !== 0) wrongMask++;
           continue;
         }
-        expect(raster.mask[i]).toBe(255);
-        expect(raster.bands[0][i]).toBeCloseTo(10 * Math.log10(vv), 4);
-        expect(raster.bands[1][i]).toBeCloseTo(10 * Math.log10(vh), 4);
+        if (raster.mask[i] !== 255) wrongMask++;
+        worst = Math.max(worst, Math.abs(raster.bands[0][i] - 10 * Math.log10(vv)), Math.abs(raster.bands[1][i] - 10 * Math.log10(vh)));
         checked++;
       }
     }
+    expect(wrongMask).toBe(0);
+    expect(worst).toBeLessThan(1e-4);
     expect(checked).toBeGreaterThan(3000);
   });
 
