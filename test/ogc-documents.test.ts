@@ -31,7 +31,7 @@ describe('landing page and conformance', () => {
       const response = await app.get('/', accept ? { accept } : {});
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toMatch(/^application\/json/);
-      const body = await response.json();
+      const body = (await response.json()) as any;
       expectValid(schemas.landingPage, body, 'landing page');
       expectAbsoluteLinks(body);
       const rels = body.links.map((l: { rel: string }) => l.rel);
@@ -66,7 +66,7 @@ describe('landing page and conformance', () => {
     const response = await app.get('/api', { accept: 'application/vnd.oai.openapi+json;version=3.0' });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('application/vnd.oai.openapi+json;version=3.0');
-    const api = await response.json();
+    const api = (await response.json()) as any;
     expect(api.openapi).toMatch(/^3\.0\./);
     const ids = Object.values(api.paths as Record<string, { get: { operationId: string } }>).map((p) => p.get.operationId);
     expect(ids).toEqual(expect.arrayContaining(['collection.map.getTile', 'collection.map.getTileSet', 'collection.map.getTileSetsList', 'getTileMatrixSetsList', 'getTileMatrixSet']));

@@ -22,12 +22,14 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(options: { collections?: CollectionConfig[]; env?: Record<string, string> } = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: { collections?: CollectionConfig[]; env?: Record<string, string>; allowHosts?: string[] } = {},
+): Promise<TestApp> {
   const fixtures = await startFixtureServer();
   const fixtureHost = new URL(fixtures.url).host;
   const config = loadConfig({
     CACHE_URL: 'memory://',
-    FETCH_ALLOW_HOSTS: fixtureHost,
+    FETCH_ALLOW_HOSTS: [fixtureHost, ...(options.allowHosts ?? [])].join(','),
     FETCH_TIMEOUT_MS: '5000',
     LOG_LEVEL: 'silent',
     ...options.env,
