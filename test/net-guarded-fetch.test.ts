@@ -60,6 +60,7 @@ beforeAll(async () => {
     else if (path === '/to-private') res.writeHead(307, { location: 'http://10.1.2.3/item.json' }).end();
     else if (path === '/to-mapped') res.writeHead(308, { location: 'http://[::ffff:7f00:1]/x' }).end();
     else if (path === '/to-file') res.writeHead(302, { location: `${pathToFileURL(FIXTURES).href}${ITEM}` }).end();
+    else if (path === '/to-localhost') res.writeHead(302, { location: `http://localhost:${new URL(fixtures.url).port}/${ITEM}` }).end();
     else if (path === '/loop') res.writeHead(302, { location: '/loop' }).end();
     else if (path === '/silent') return; // never answers
     else if (path === '/not-json') res.writeHead(200, { 'content-type': 'application/json' }).end('{"id": "x",');
@@ -175,6 +176,14 @@ describe('guarded fetch: refused URLs (400)', () => {
     const mapped = await failure(fetch(`${scripted.url}/to-mapped`));
     expect(mapped.status).toBe(400);
     expect(mapped.detail).toMatch(/loopback/);
+  });
+
+  it('refuses a redirect to a DNS name that resolves to loopback (checked when the socket connects)', async () => {
+    const before = fixtures.requests.length;
+    const error = await failure(createGuardedFetch(policy())(`${scripted.url}/to-localhost`));
+    expect(error.status).toBe(400);
+    expect(error.detail).toMatch(/^Refused redirect to http:\/\/localhost:\d+\/cog\/titiler\/item\.json: localhost resolves to .*loopback/);
+    expect(fixtures.requests.length).toBe(before);
   });
 
   it('refuses a redirect to file:// even when file URLs are allowed for operators', async () => {

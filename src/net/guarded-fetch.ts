@@ -136,7 +136,7 @@ export function createGuardedFetch(policy: FetchPolicy, metrics?: Metrics): Guar
           dispatcher: isAllowlisted(url, policy.allowHosts) ? trusted : guarded,
         });
       } catch (error) {
-        throw classifyFailure(error, url, policy, timeout, init.signal, count);
+        throw classifyFailure(error, url, hop, policy, timeout, init.signal, count);
       }
 
       if (REDIRECT_STATUSES.has(response.status)) {
@@ -189,6 +189,7 @@ export function createGuardedFetch(policy: FetchPolicy, metrics?: Metrics): Guar
 function classifyFailure(
   error: unknown,
   url: URL,
+  hop: number,
   policy: FetchPolicy,
   timeout: AbortSignal,
   callerSignal: AbortSignal | undefined,
@@ -198,7 +199,7 @@ function classifyFailure(
   const refused = findRefusal(error);
   if (refused) {
     count('refused');
-    return badRequest(`Refused to fetch ${redactUrl(url)}: ${refused.message}`);
+    return badRequest(`${hop === 0 ? 'Refused to fetch' : 'Refused redirect to'} ${redactUrl(url)}: ${refused.message}`);
   }
   if (timeout.aborted) {
     count('timeout');
