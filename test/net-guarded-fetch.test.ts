@@ -61,6 +61,7 @@ beforeAll(async () => {
     else if (path === '/to-mapped') res.writeHead(308, { location: 'http://[::ffff:7f00:1]/x' }).end();
     else if (path === '/to-file') res.writeHead(302, { location: `${pathToFileURL(FIXTURES).href}${ITEM}` }).end();
     else if (path === '/to-localhost') res.writeHead(302, { location: `http://localhost:${new URL(fixtures.url).port}/${ITEM}` }).end();
+    else if (path === '/bad-location') res.writeHead(302, { location: 'http://[zz' }).end();
     else if (path === '/loop') res.writeHead(302, { location: '/loop' }).end();
     else if (path === '/silent') return; // never answers
     else if (path === '/not-json') res.writeHead(200, { 'content-type': 'application/json' }).end('{"id": "x",');
@@ -284,6 +285,12 @@ describe('guarded fetch: upstream failures', () => {
     const error = await failure(createGuardedFetch(policy())(`${closed.url}/x`));
     expect(error.status).toBe(502);
     expect(error.detail).toContain('ECONNREFUSED');
+  });
+
+  it('maps a redirect to an unparsable Location to 502', async () => {
+    const error = await failure(createGuardedFetch(policy())(`${scripted.url}/bad-location`));
+    expect(error.status).toBe(502);
+    expect(error.detail).toContain('redirected to an invalid URL "http://[zz"');
   });
 
   it('stops after 5 redirects', async () => {

@@ -150,7 +150,12 @@ export function createGuardedFetch(policy: FetchPolicy, metrics?: Metrics): Guar
           count('error');
           throw upstreamError(`${redactUrl(url)}: more than ${MAX_REDIRECTS} redirects`);
         }
-        url = new URL(location, url);
+        try {
+          url = new URL(location, url);
+        } catch {
+          count('error');
+          throw upstreamError(`${redactUrl(url)} redirected to an invalid URL "${location.slice(0, 200)}"`);
+        }
         continue;
       }
 
