@@ -185,6 +185,49 @@ describe('reprojecting real rasters', () => {
     expect(valid).toBeLessThan(60);
   });
 
+  it('reads onto a geographic (EPSG:4326, WorldCRS84Quad-style) grid with the source colours', async () => {
+    const opener = createSourceOpener({ fetch });
+    const reader = await opener.open(`${server.url}/cog/titiler/TCI.tif`, 'S2RGB');
+    const grid: Grid = { crs: 'EPSG:4326', width: 128, height: 128, transform: [0.0005, 0, 23.85, 0, -0.0005, 32.05] };
+    const raster = await reader.read(grid, { resampling: 'nearest' });
+    const [red] = (await (await (await fromFile(join(FIXTURES, 'cog/titiler/TCI.tif'))).getImage(0)).readRasters({ samples: [0] })) as unknown as Uint8Array[];
+    const toUtm = proj4('EPSG:4326', 'EPSG:32634');
+    let equal = 0;
+    for (let row = 0; row < 128; row++) {
+      for (let col = 0; col < 128; col++) {
+        const [x, y] = toUtm.forward([23.85 + (col + 0.5) * 0.0005, 32.05 - (row + 0.5) * 0.0005]);
+        const expected = red[Math.floor((3600000 - y) / 100) * 1098 + Math.floor((x - 699960) / 100)];
+        if (raster.bands[0][row * 128 + col] === expected && raster.mask[row * 128 + col] === 255) equal++;
+      }
+    }
+    expect(equal / (128 * 128)).toBeGreaterThan(0.99);
+  });
+
+  it('places PixelIsPoint rasters like GDAL (half-pixel shift) and reads a 3857 COG without reprojection', async () => {
+    const opener = createSourceOpener({ fetch });
+    // rio-tiler's cog.tif is PixelIsPoint; GDAL/rasterio report its bounds as 373185, ..., 8286015.
+    const landsat = await opener.open(`${server.url}/cog/rio-tiler/cog.tif`, 'DEM');
+    const [west, , , north] = transformBounds(landsat.bounds, 'EPSG:4326', 'EPSG:32621')!;
+    expect(west).toBeLessThan(373185 + 1);
+    expect(north).toBeGreaterThan(8286015 - 1);
+    const web = await opener.open(`${server.url}/cog/rio-tiler/web.tif`, 'DEM');
+    expect(web.crs).toBe('EPSG:3857');
+    // web.tif is PixelIsPoint too: its pixel corners sit half a pixel up-left of the tie point.
+    const px = 611.49622628141;
+    const grid: Grid = { crs: 'EPSG:3857', width: 64, height: 64, transform: [px, 0, -8766104.151857153 - px / 2 + 300 * px, 0, -px, 6104872.575080456 + px / 2 - 300 * px] };
+    const raster = await web.read(grid, { resampling: 'nearest' });
+    const [band] = (await (await (await fromFile(join(FIXTURES, 'cog/rio-tiler/web.tif'))).getImage(0)).readRasters()) as unknown as Uint16Array[];
+    let mismatches = 0;
+    for (let row = 0; row < 64; row++) {
+      for (let col = 0; col < 64; col++) {
+        const source = band[(300 + row) * 1024 + 300 + col];
+        const i = row * 64 + col;
+        if (source === 0 ? raster.mask[i] !== 0 : raster.bands[0][i] !== source) mismatches++;
+      }
+    }
+    expect(mismatches).toBe(0);
+  });
+
   it('reads LULC onto WebMercator with nearest by default, so only source classes appear', async () => {
     const opener = createSourceOpener({ fetch });
     const reader = await opener.open(`${server.url}/terramind-examples/LULC/282D_485L_3_3.tif`, 'LULC');
