@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fsqBasis, fsqVocabSize, indexToCode, numbersToIndex, tokensToCodes } from '../src/model/fsq.js';
 import { deriveSeed, Rng } from '../src/model/rng.js';
-import { drawToken, filterLogits, sampleTokens } from '../src/model/sampling.js';
+import { drawToken, filterLogits, nucleusThreshold, sampleTokens } from '../src/model/sampling.js';
 import { alphasCumprod, clampInPlace, ddimSteps, ddimUpdate, trailingTimesteps } from '../src/model/schedule.js';
 
 const DIFFUSION = { numTrainTimesteps: 1000, betaStart: 0.0001, betaEnd: 0.02, zeroTerminalSnr: true, clipSample: 1 };
@@ -118,6 +118,40 @@ describe('sampling', () => {
     expect(counts[1]! / 20000).toBeCloseTo(0.8, 1);
     expect(Math.abs(counts[0]! / 20000 - 0.2)).toBeLessThan(0.015);
     expect(drawToken(filtered, 0, rng)).toBe(1); // greedy
+  });
+
+  it('finds the nucleus like a full sort does', () => {
+    const rng = new Rng(11);
+    for (const [v, p] of [[5, 0.5], [300, 0.8], [15360, 0.8], [4375, 0.95], [1000, 0.01]] as const) {
+      const weights = Float64Array.from({ length: v }, () => Math.exp(rng.normal() * 3));
+      weights[3] = weights[7]!; // a tie
+      const total = weights.reduce((a, b) => a + b, 0);
+      const sorted = Float64Array.from(weights).sort().reverse();
+      let cum = 0;
+      let expected = sorted[v - 1]!;
+      for (const w of sorted) {
+        cum += w;
+        if (cum > p * total) {
+          expected = w;
+          break;
+        }
+      }
+      expect(nucleusThreshold(weights, v, total, p)).toBe(expected);
+    }
+  });
+
+  it('the batched fast path draws exactly what filter + draw per position gives', () => {
+    const vocab = 400;
+    const source = new Rng(5);
+    const logits = new Float32Array(196 * vocab).map(() => source.normal() * 2);
+    for (const options of [{ temperature: 1, topP: 0.8, topK: 0 }, { temperature: 0.7, topP: 0.9, topK: 0 }, { temperature: 1.3, topP: 1, topK: 0 }]) {
+      const fast = sampleTokens(logits, 1, vocab, options, [new Rng(9)]);
+      const rng = new Rng(9);
+      const slow = Array.from({ length: 196 }, (_, p) =>
+        drawToken(filterLogits(logits.subarray(p * vocab, (p + 1) * vocab), options), options.temperature, rng),
+      );
+      expect([...fast]).toEqual(slow);
+    }
   });
 
   it('samples [B,N] with one stream per chip', () => {
