@@ -172,6 +172,20 @@ describe('model runtime on the committed random package', { timeout: 120_000 }, 
     expect((await runtime.generate(base())).outputs.DEM).toBeDefined();
   });
 
+  it('falls back through the configured execution providers by itself', async () => {
+    const fallback = createModelRuntime({ ...config, EXECUTION_PROVIDERS: ['cuda', 'cpu'] }, undefined, { modelDir: MODEL_DIR });
+    try {
+      const a = await fallback.generate(base());
+      const stats = fallback.stats();
+      // This machine has no CUDA provider libraries (they come from NuGet at install time), so CPU runs it.
+      if (stats.provider === 'cpu') expect(stats.unavailableProviders).toEqual(['cuda']);
+      const b = await runtime.generate(base());
+      expect(bytes(a.outputs.DEM!.bands).equals(bytes(b.outputs.DEM!.bands))).toBe(stats.provider === 'cpu');
+    } finally {
+      await fallback.close();
+    }
+  });
+
   it('takes LULC as tokens or as a class image', async () => {
     const fromImage = await runtime.generate({ inputs: { LULC: lulc }, outputs: ['DEM'], seed: 3, timesteps: 1 });
     expect(fromImage.outputs.DEM!.bands[0]!.length).toBe(224 * 224);

@@ -86,7 +86,13 @@ export interface ModelRuntime {
   warmUp(): Promise<void>;
   close(): Promise<void>;
   /** Provider used by the sessions (after they open), and counters for metrics/tests. */
-  stats(): { provider?: ExecutionProvider; onnxRuns: number; batchedRuns: number; sessionCreateMs: Record<string, number> };
+  stats(): {
+    provider?: ExecutionProvider;
+    unavailableProviders: ExecutionProvider[];
+    onnxRuns: number;
+    batchedRuns: number;
+    sessionCreateMs: Record<string, number>;
+  };
 }
 
 export interface RuntimeOptions {
@@ -145,6 +151,7 @@ export function createModelRuntime(config: RuntimeConfig, logger?: Logger, optio
     close: () => sessions.close(),
     stats: () => ({
       provider: sessions.provider,
+      unavailableProviders: [...sessions.unavailable],
       onnxRuns: sessions.runs,
       batchedRuns,
       sessionCreateMs: Object.fromEntries(sessions.createMs),

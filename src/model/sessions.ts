@@ -24,6 +24,9 @@ export class ModelSessions {
   /** ONNX file -> milliseconds its session took to create. */
   readonly createMs = new Map<string, number>();
   runs = 0;
+  /** Providers that failed to create a session; later sessions skip them. */
+  readonly unavailable = new Set<ExecutionProvider>();
+  private announced = false;
 
   constructor(
     readonly pkg: ModelPackage,
@@ -42,7 +45,9 @@ export class ModelSessions {
   }
 
   private async create(file: string) {
-    const providers = this.options.executionProviders.length > 0 ? this.options.executionProviders : ['cpu' as const];
+    const configured = this.options.executionProviders.length > 0 ? this.options.executionProviders : ['cpu' as const];
+    // A provider that failed once (library or adapter missing) is not retried for every other part.
+    const providers = configured.filter((p) => !this.unavailable.has(p));
     const failures: string[] = [];
     const start = performance.now();
     for (const provider of providers) {
@@ -57,11 +62,19 @@ export class ModelSessions {
         const ms = performance.now() - start;
         this.providers.set(file, provider);
         this.createMs.set(file, ms);
-        const log = failures.length > 0 ? this.logger?.warn.bind(this.logger) : this.logger?.debug.bind(this.logger);
-        log?.({ file, provider, ms: Math.round(ms), fallbackFrom: failures }, 'onnx session created');
+        this.logger?.debug({ file, provider, ms: Math.round(ms) }, 'onnx session created');
+        if (provider !== configured[0] && !this.announced) {
+          this.announced = true;
+          this.logger?.warn({ provider, configured }, `running the model on ${provider}: the preferred providers are unavailable`);
+        }
         return { session, provider };
       } catch (error) {
-        failures.push(`${provider}: ${(error as Error).message.split('\n')[0]}`);
+        const reason = (error as Error).message.split('\n')[0] ?? '';
+        failures.push(`${provider}: ${reason}`);
+        if (provider !== 'cpu') {
+          this.unavailable.add(provider);
+          this.logger?.warn({ file, provider, reason }, 'execution provider unavailable; falling back to the next one');
+        }
       }
     }
     throw new Error(`Could not create an onnxruntime session for ${file} with any provider: ${failures.join('; ')}`);
