@@ -2,13 +2,23 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { fromFile } from 'geotiff';
 import { describe, expect, it } from 'vitest';
-import { decodeLzw, registerFastLzw } from '../src/raster/lzw.js';
+import { registerFastDecoders } from '../src/raster/decoders.js';
+import { decodeLzw } from '../src/raster/lzw.js';
 import { FIXTURES } from './helpers/fixture-server.js';
 
 /**
- * The typed-array LZW decoder must give exactly what geotiff.js's own decoder gives. The digests below were
- * recorded by decoding the fixtures with geotiff 3.0.5's built-in LZW decoder (before registering ours).
+ * Our decoders must give exactly what geotiff.js's own decoders give. The digests below were recorded by
+ * decoding the fixtures with geotiff 3.0.5's built-in LZW and pako deflate decoders (before registering ours).
  */
+const DEFLATE: [path: string, image: number, sha256: string][] = [
+  ['cog/titiler/TCI.tif', 0, '02c7874f5c83baa4f51a4076cb9bc2e9020692bbc9401827fe0eb6f8774b8161'],
+  ['cog/titiler/TCI.tif', 5, 'f24e806c63033498a203a163ef6fa97c283ca42284dddd93c68bec33400a7677'],
+  ['cog/rio-tiler/cog.tif', 0, 'cf97768563990acab08c1298c238f4257c76e752bf30ce49de2978a8d0354f25'],
+  ['cog/rio-tiler/cog.tif', 4, 'df922f9fa3464aaa6d4eb87cc6fad359b91bb5add13c24fbc1d8270c85f7aca3'],
+  ['cog/titiler/B01.tif', 0, 'b491f1bc362f36413433f828354df2822f1f64adaa3f026beb00612d7dd41f2e'],
+  ['cog/titiler/B01.tif', 2, '97fc0ac267af0903ad0f91d00f5183f0909aceaf380b6aea22013ce4e2cb4e41'],
+];
+
 const REFERENCE: Record<string, { sha256: string; samples: [number, number][] }> = {
   'cog/titiler/dem.tif': {
     sha256: '9e2f5c7a472437c4d2a29750395bf21b27c41d14940c2e69a4062aa5674227d3',
@@ -20,16 +30,28 @@ const REFERENCE: Record<string, { sha256: string; samples: [number, number][] }>
   },
 };
 
+const digest = (values: ArrayBufferView) =>
+  createHash('sha256').update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength)).digest('hex');
+
+describe('native deflate decoding', () => {
+  it('decodes real deflate COGs (uint8 RGB, uint16, overviews) byte-identically to geotiff.js/pako', async () => {
+    registerFastDecoders();
+    for (const [path, index, sha256] of DEFLATE) {
+      const image = await (await fromFile(join(FIXTURES, path))).getImage(index);
+      expect(digest(await image.readRasters({ interleave: true }))).toBe(sha256);
+    }
+  });
+});
+
 describe('fast LZW decoding', () => {
   it('decodes real LZW GeoTIFFs (float32 DEM, uint16 SAR) byte-identically to geotiff.js, quickly', async () => {
-    registerFastLzw();
+    registerFastDecoders();
     for (const [path, expected] of Object.entries(REFERENCE)) {
       const image = await (await fromFile(join(FIXTURES, path))).getImage(0);
       const started = performance.now();
       const values = await image.readRasters({ interleave: true });
       const elapsed = performance.now() - started;
-      const digest = createHash('sha256').update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength)).digest('hex');
-      expect(digest).toBe(expected.sha256);
+      expect(digest(values)).toBe(expected.sha256);
       for (const [index, value] of expected.samples) expect(values[index]).toBe(value);
       expect(elapsed).toBeLessThan(1500); // geotiff.js's own decoder takes ~1 s for the DEM alone on 2 cores
     }

@@ -3,9 +3,9 @@ import { badRequest, isOgcError, upstreamError } from '../errors.js';
 import { isSupportedCrs, normalizeCrs } from '../geo/crs.js';
 import type { Affine } from './raster.js';
 import { CachedByteSource, asUpstreamError } from './byte-source.js';
-import { registerFastLzw } from './lzw.js';
+import { registerFastDecoders } from './decoders.js';
 
-registerFastLzw();
+registerFastDecoders();
 
 /** One resolution level of a GeoTIFF (full resolution first, then overviews), with its internal mask if any. */
 export interface CogLevel {

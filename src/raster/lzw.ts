@@ -1,10 +1,8 @@
-import { BaseDecoder, addDecoder } from 'geotiff';
-
 /**
  * TIFF LZW (compression 5) decoding on typed arrays. geotiff.js 3.0.5 decodes LZW through JS arrays and
  * per-code reversed copies (about 0.7-1 s for one 512x512 float32 tile, e.g. the swisstopo DEM); this table
  * decoder does the same work in a few milliseconds. Output is identical: MSB-first codes, 9-12 bits,
- * "early change" width switch, 256 = clear, 257 = end of information.
+ * "early change" width switch, 256 = clear, 257 = end of information. Registered in decoders.ts.
  */
 const CLEAR = 256;
 const END = 257;
@@ -94,21 +92,4 @@ export function decodeLzw(input: Uint8Array, sizeHint = input.length * 4): Uint8
     }
   }
   return out.slice(0, outPos);
-}
-
-class FastLzwDecoder extends BaseDecoder {
-  override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
-    const { tileWidth, tileHeight, bitsPerSample } = this.parameters;
-    const bits = typeof bitsPerSample === 'number' ? bitsPerSample : Array.from(bitsPerSample).reduce((a, b) => a + b, 0);
-    return decodeLzw(new Uint8Array(buffer), Math.ceil((tileWidth * tileHeight * bits) / 8)).buffer;
-  }
-}
-
-let registered = false;
-
-/** Replaces geotiff.js's LZW decoder process-wide (idempotent). Same output, much faster. */
-export function registerFastLzw(): void {
-  if (registered) return;
-  registered = true;
-  addDecoder(5, async () => FastLzwDecoder as never, undefined, false);
 }
