@@ -30,7 +30,6 @@ class UNetConfig:
     channel_mult: Tuple[int, ...] = (1, 2, 2, 2)
     groups: int = 32
     patch: int = 4
-    time_dim: int = 256  # sinusoidal embedding width; the MLP widens it 4x
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ SIZES: Dict[str, SizeConfig] = {
     'test': SizeConfig(
         'test', BackboneConfig(32, 2, 2, 2, False),
         vit=VitConfig(dim=32, depth=1, heads=2),
-        unet=UNetConfig(model_channels=8, num_res_blocks=1, groups=4, time_dim=32),
+        unet=UNetConfig(model_channels=8, num_res_blocks=1, groups=4),
         divae_levels=(4, 4, 3, 3, 2), lulc_levels=(5, 3, 3, 3, 2)),
 }
 

@@ -22,6 +22,8 @@ from graphs import (DecoderGraph, EmbedGraph, EncoderGraph, HeadGraph, LulcDecod
 from onnx_tools import finalize_onnx  # noqa: E402
 
 OPSET = 17
+# Bump when the bytes of any output change (the runtime keys caches on name + version).
+PACKAGE_VERSION = '1.1.0'
 IMG = 224
 TOKENS = 196
 BACKBONE_FILE = 'TerraMind_v1_{size}.pt'
@@ -131,7 +133,7 @@ def export_package(size_name, out, backbone, tokenizers, fp16, weights, seed, ch
     manifest = {
         'schemaVersion': 1,
         'name': f'terramind-v1-{size_name}-{weights}' + ('-fp16' if fp16 else ''),
-        'version': '1.0.0',
+        'version': PACKAGE_VERSION,
         'size': size_name,
         'weights': weights,
         'precision': 'fp16' if fp16 else 'fp32',

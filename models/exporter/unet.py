@@ -84,7 +84,7 @@ class PatchedUNet(nn.Module):
         p2 = cfg.patch * cfg.patch
         mc, g = cfg.model_channels, cfg.groups
         emb_ch = mc * 4
-        self.time_embed = nn.Sequential(nn.Linear(cfg.time_dim, emb_ch), nn.SiLU(), nn.Linear(emb_ch, emb_ch))
+        self.time_embed = nn.Sequential(nn.Linear(mc, emb_ch), nn.SiLU(), nn.Linear(emb_ch, emb_ch))
         self.input_blocks = nn.ModuleList([Stage(nn.Conv2d(channels * p2 + code_channels, mc, 3, padding=1))])
         skips = [mc]
         ch, ds = mc, 1
@@ -122,7 +122,8 @@ class PatchedUNet(nn.Module):
         h = x.reshape(b, c, hh // p, p, ww // p, p).permute(0, 1, 3, 5, 2, 4).reshape(b, c * p * p, hh // p, ww // p)
         cond = F.interpolate(code, size=(hh // p, ww // p), mode='nearest')
         h = torch.cat([h, cond], dim=1)
-        emb = self.time_embed(timestep_embedding(t, self.cfg.time_dim))
+        # the sinusoidal embedding is model_channels wide (256 in the official tokenizers)
+        emb = self.time_embed(timestep_embedding(t, self.cfg.model_channels))
         hs = []
         for blk in self.input_blocks:
             h = blk(h, emb)
