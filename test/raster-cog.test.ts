@@ -16,6 +16,36 @@ import { FIXTURES, startFixtureServer, type FixtureServer } from './helpers/fixt
 import '../src/geo/crs.js';
 
 const HALF = 20037508.342789244;
+
+/** A minimal little-endian, uncompressed, single-strip 8-bit TIFF: one IFD at offset 8, pixels after it. */
+function tinyTiff({ width, height, nextIfd }: { width: number; height: number; nextIfd: number }): Buffer {
+  const entries: [tag: number, type: number, value: number][] = [
+    [256, 4, width], // ImageWidth
+    [257, 4, height], // ImageLength
+    [258, 3, 8], // BitsPerSample
+    [259, 3, 1], // Compression: none
+    [262, 3, 1], // Photometric: min-is-black
+    [273, 4, 0], // StripOffsets (patched below)
+    [277, 3, 1], // SamplesPerPixel
+    [279, 4, 16], // StripByteCounts
+  ];
+  const ifdSize = 2 + entries.length * 12 + 4;
+  const buffer = Buffer.alloc(8 + ifdSize + 16);
+  buffer.write('II', 0, 'latin1');
+  buffer.writeUInt16LE(42, 2);
+  buffer.writeUInt32LE(8, 4);
+  buffer.writeUInt16LE(entries.length, 8);
+  entries.forEach(([tag, type, value], i) => {
+    const at = 10 + i * 12;
+    buffer.writeUInt16LE(tag, at);
+    buffer.writeUInt16LE(type, at + 2);
+    buffer.writeUInt32LE(1, at + 4);
+    if (type === 3) buffer.writeUInt16LE(value, at + 8);
+    else buffer.writeUInt32LE(tag === 273 ? 8 + ifdSize : value, at + 8);
+  });
+  buffer.writeUInt32LE(nextIfd, 8 + ifdSize - 4);
+  return buffer;
+}
 const fetch = createGuardedFetch({ allowHosts: ['127.0.0.1'], timeoutMs: 10_000, maxBytes: 64 * 1024 * 1024, allowFileUrls: false });
 
 /** The WebMercatorQuad tile containing lon/lat at zoom z, as a 256x256 grid. */
@@ -208,6 +238,8 @@ describe('files that are not usable GeoTIFFs', () => {
     writeFileSync(join(dir, 'text.tif'), '<html>Access denied</html>');
     writeFileSync(join(dir, 'empty.tif'), '');
     copyFileSync(join(FIXTURES, 'cog/rio-tiler/cog_gcps.tif'), join(dir, 'gcps.tif'));
+    writeFileSync(join(dir, 'cycle.tif'), tinyTiff({ width: 4, height: 4, nextIfd: 8 }));
+    writeFileSync(join(dir, 'huge-strip.tif'), tinyTiff({ width: 100_000, height: 100_000, nextIfd: 0 }));
     bad = await startFixtureServer(dir);
   });
   afterAll(async () => {
@@ -242,6 +274,14 @@ describe('files that are not usable GeoTIFFs', () => {
       expect(error.status).toBe(502);
       expect(error.detail).toMatch(/truncated|not a GeoTIFF/);
     }
+  });
+
+  it('ends on a cyclic IFD chain instead of hanging, and refuses decoding bombs', async () => {
+    const cycle = await openError('cycle.tif');
+    expect(cycle).toBeInstanceOf(OgcError);
+    const huge = await openError('huge-strip.tif');
+    expect(huge.status).toBe(502);
+    expect(huge.detail).toMatch(/blocks of 100000x100000/);
   });
 
   it('refuses GCP-only files with a 400 that says why', async () => {

@@ -44,6 +44,10 @@ export interface CogWindow {
   mask?: Uint8Array;
 }
 
+/** More IFDs than any real COG has (levels plus masks); beyond it the file is treated as malformed. */
+const MAX_IMAGES = 64;
+/** Largest decoded tile or strip accepted: a bigger one would be a memory bomb for one request. */
+const MAX_BLOCK_BYTES = 256 * 1024 * 1024;
 const NEW_SUBFILE_REDUCED = 1;
 const NEW_SUBFILE_MASK = 4;
 
@@ -60,15 +64,24 @@ export async function openCog(source: CachedByteSource, signal?: AbortSignal, hi
   try {
     // GeoTIFF.fromSource wants geotiff's BaseSource; ours implements the same fetch/fileSize/close contract.
     tiff = await GeoTIFF.fromSource(source as never, { cache: false }, signal);
-    const count = await tiff.getImageCount();
+    // Walk the IFD chain ourselves with a cap: geotiff.js's getImageCount() never ends on a file whose
+    // next-IFD offsets form a cycle.
     images = [];
-    for (let i = 0; i < count; i++) images.push(await tiff.getImage(i));
+    for (let i = 0; i < MAX_IMAGES; i++) {
+      try {
+        images.push(await tiff.getImage(i));
+      } catch (error) {
+        if (i > 0 && error instanceof Error && /^No image at index/.test(error.message)) break;
+        throw error;
+      }
+    }
   } catch (error) {
     if (isOgcError(error) || (error instanceof Error && error.name === 'AbortError')) throw error;
     throw upstreamError(`${source.url} is not a GeoTIFF or is truncated (${(error as Error).message})`, error);
   }
   const first = images[0];
   if (!first) throw upstreamError(`${source.url} is not a GeoTIFF: it has no image`);
+  for (const image of images) checkBlockSize(image, source.url);
   const crs = readCrs(first, source.url, hint.crs);
   const transform = readTransform(first, source.url, hint.transform);
   const width = first.getWidth();
@@ -114,6 +127,19 @@ export async function openCog(source: CachedByteSource, signal?: AbortSignal, hi
     sampleFormat: formats?.[0] ?? 1,
     levels,
   };
+}
+
+function checkBlockSize(image: GeoTIFFImage, url: string): void {
+  // getTileHeight() is RowsPerStrip for striped files; a missing RowsPerStrip means one strip of the whole image.
+  const blockWidth = image.isTiled ? image.getTileWidth() : image.getWidth();
+  const blockHeight = Math.min(image.getTileHeight() || image.getHeight(), image.getHeight());
+  const bytes = blockWidth * blockHeight * image.getBytesPerPixel();
+  if (!(bytes <= MAX_BLOCK_BYTES)) {
+    throw upstreamError(
+      `${url} stores pixels in blocks of ${blockWidth}x${blockHeight} (${Math.round(bytes / 2 ** 20)} MiB decoded each), ` +
+        'too large to read per request; convert it to a tiled COG (e.g. gdal_translate -of COG)',
+    );
+  }
 }
 
 function readCrs(image: GeoTIFFImage, url: string, hint?: string): string {
