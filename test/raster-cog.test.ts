@@ -300,3 +300,19 @@ describe('files that are not usable GeoTIFFs', () => {
     await expect(opener.open(`file://${FIXTURES}cog/titiler/dem.tif`, 'DEM')).rejects.toMatchObject({ status: 400 });
   });
 });
+
+describe('range merging', () => {
+  it('merges adjacent blocks and one-block gaps, splits at 16 MiB', async () => {
+    const { mergeRuns } = await import('../src/raster/byte-source.js');
+    expect(mergeRuns([0, 1, 2, 4, 7, 8])).toEqual([
+      { first: 0, last: 4 },
+      { first: 7, last: 8 },
+    ]);
+    const many = Array.from({ length: 600 }, (_, i) => i);
+    expect(mergeRuns(many)).toEqual([
+      { first: 0, last: 255 },
+      { first: 256, last: 511 },
+      { first: 512, last: 599 },
+    ]);
+  });
+});

@@ -175,12 +175,15 @@ export class CachedByteSource {
   }
 }
 
+/** At most 16 MiB per range request, well under the guarded fetch's response cap. */
+const MAX_RUN_BLOCKS = 256;
+
 /** Groups sorted block indices into runs, bridging gaps of one block (cheaper than a second request). */
-function mergeRuns(indices: number[]): { first: number; last: number }[] {
+export function mergeRuns(indices: number[]): { first: number; last: number }[] {
   const runs: { first: number; last: number }[] = [];
   for (const index of indices) {
     const current = runs[runs.length - 1];
-    if (current && index - current.last <= 2) current.last = index;
+    if (current && index - current.last <= 2 && index - current.first < MAX_RUN_BLOCKS) current.last = index;
     else runs.push({ first: index, last: index });
   }
   return runs;
