@@ -59,6 +59,8 @@ describe('DDIM schedule', () => {
     expect(fifty.slice(0, 3)).toEqual([999, 979, 959]);
     expect(fifty.at(-1)).toBe(19);
     expect(trailingTimesteps(1)).toEqual([999]);
+    // literally arange: a T that does not divide 1000 gets one more step (as the reference runner does)
+    expect(trailingTimesteps(3)).toEqual([999, 666, 333, 0]);
     expect(() => trailingTimesteps(0)).toThrow();
   });
 

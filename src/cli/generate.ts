@@ -96,6 +96,10 @@ export async function runGenerateCli(argv: string[], progress: (line: string) =>
       thinking: job.thinking,
       offsets: job.offsets,
       concurrency: config.BATCH_MAX_SIZE,
+      // One chip: report each stage; many chips: report chips.
+      onProgress: Object.values(inputs).every((r) => r.width === 224 && r.height === 224)
+        ? (e) => progress(e.stage === 'step' ? `${e.modality}: diffusion step ${e.step}/${e.of}` : `${e.modality}: ${e.stage}`)
+        : undefined,
       onChip: (done, total) => progress(`chip ${done}/${total} done (${((performance.now() - started) / 1000).toFixed(1)} s)`),
     });
     mkdirSync(job.out, { recursive: true });
