@@ -14,6 +14,16 @@ export { createContext } from './http/context.js';
 export function createApp(ctx: AppContext): Hono {
   const app = new Hono({ strict: false });
 
+  // Clients that join a base URL ending in "/" with "/collections" ask for "//collections" (the OGC ETS does).
+  app.use('*', async (c, next) => {
+    const url = new URL(c.req.url);
+    if (url.pathname.includes('//')) {
+      url.pathname = url.pathname.replace(/\/{2,}/g, '/');
+      return c.redirect(url.pathname + url.search, 308);
+    }
+    await next();
+  });
+
   // Tilesets, tiles and TMS definitions are fetched cross-origin by OpenLayers and MapLibre.
   app.use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS'], exposeHeaders: ['ETag', 'X-Cache', 'Link', 'Content-Length'] }));
 
