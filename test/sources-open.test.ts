@@ -127,7 +127,7 @@ describe('opener caching and statistics', () => {
     const [a, b] = await Promise.all([opener.open(href, 'DEM'), opener.open(href, 'DEM')]);
     expect(a).toBe(b);
     const opened = server.requests.length - start;
-    expect(opened).toBe(1); // one 64 KiB block holds the header and every IFD
+    expect(opened).toBe(1); // one 16 KiB block holds the header and every IFD
     expect(await opener.open(href, 'DEM')).toBe(a);
     expect(server.requests.length - start).toBe(opened);
     const stats = opener.stats();

@@ -4,7 +4,13 @@ import { LRUCache } from 'lru-cache';
  * Byte blocks of remote files, shared by every request of the process: the key is url + block index, the
  * budget is in bytes. A COG header or a popular overview tile is then fetched once, not once per tile request.
  */
-export const BLOCK_SIZE = 64 * 1024;
+/**
+ * 16 KiB, as GDAL's /vsicurl chunk: small COG tiles (TCI.tif's are a few KiB) waste little, and requests stay
+ * few because blocks wanted in the same event-loop turn are merged into one range (byte-source.ts).
+ * Measured on TCI.tif per 256 px tile, z8-z14: 1-1.7 requests and 21-368 KiB, against 1 request and
+ * 64-427 KiB with 64 KiB blocks.
+ */
+export const BLOCK_SIZE = 16 * 1024;
 
 export interface ByteStats {
   /** HTTP requests (or file reads) issued. */

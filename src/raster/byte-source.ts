@@ -66,12 +66,15 @@ interface Slice {
 }
 
 /**
- * A geotiff.js source (duck-typed BaseSource) reading aligned 64 KiB blocks through the shared block cache.
- * Missing blocks that are adjacent (or one block apart) are merged into one range request; a block already
- * being fetched by another reader is awaited, not fetched again.
+ * A geotiff.js source (duck-typed BaseSource) reading aligned blocks through the shared block cache.
+ * geotiff.js asks for each internal tile in a separate fetch() call, so missing blocks are collected for one
+ * event-loop turn and then fetched together: adjacent blocks (or one block apart) share one range request.
+ * A block already being fetched by anyone is awaited, not fetched again.
  */
 export class CachedByteSource {
   private total: number | undefined;
+  private pending = new Map<number, { resolve: (block: Uint8Array) => void; reject: (error: unknown) => void }>();
+  private flushScheduled = false;
 
   constructor(
     readonly url: string,
@@ -92,70 +95,66 @@ export class CachedByteSource {
       const last = Math.floor((slice.offset + Math.max(slice.length, 1) - 1) / BLOCK_SIZE);
       for (let b = first; b <= last; b++) needed.add(b);
     }
-    const blocks = await this.blocks([...needed].sort((a, b) => a - b), signal);
-    return slices.map((slice) => this.assemble(slice, blocks));
+    const indices = [...needed];
+    // The shared fetches are not tied to this caller's signal (other readers may wait on them); the caller
+    // stops waiting as soon as its own signal fires.
+    const blocks = await raceAbort(Promise.all(indices.map((index) => this.block(index))), signal);
+    const found = new Map(indices.map((index, i) => [index, blocks[i]]));
+    return slices.map((slice) => this.assemble(slice, found));
   }
 
   private key(index: number): string {
     return `${this.url}#${index}`;
   }
 
-  private async blocks(indices: number[], signal?: AbortSignal): Promise<Map<number, Uint8Array>> {
-    const found = new Map<number, Uint8Array>();
-    const waiting: Promise<void>[] = [];
-    const missing: number[] = [];
-    for (const index of indices) {
-      if (this.total !== undefined && index * BLOCK_SIZE >= this.total) {
-        found.set(index, new Uint8Array(0));
-        continue;
-      }
-      const hit = this.cache.get(this.key(index));
-      if (hit) {
-        this.cache.stats.blockHits++;
-        found.set(index, hit);
-        continue;
-      }
-      const pending = this.cache.inFlight.get(this.key(index));
-      if (pending) {
-        this.cache.stats.blockHits++;
-        waiting.push(pending.then((block) => void found.set(index, block)));
-        continue;
-      }
-      missing.push(index);
+  private block(index: number): Promise<Uint8Array> | Uint8Array {
+    if (this.total !== undefined && index * BLOCK_SIZE >= this.total) return new Uint8Array(0);
+    const key = this.key(index);
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.cache.stats.blockHits++;
+      return hit;
     }
-    for (const run of mergeRuns(missing)) waiting.push(this.fetchRun(run, found));
-    // The shared fetches are not tied to this caller's signal (other readers may wait on them); the caller
-    // stops waiting as soon as its own signal fires.
-    await raceAbort(Promise.all(waiting), signal);
-    return found;
+    const inFlight = this.cache.inFlight.get(key);
+    if (inFlight) {
+      this.cache.stats.blockHits++;
+      return inFlight;
+    }
+    this.cache.stats.blockMisses++;
+    const promise = new Promise<Uint8Array>((resolve, reject) => this.pending.set(index, { resolve, reject }));
+    promise.catch(() => undefined).finally(() => this.cache.inFlight.delete(key));
+    this.cache.inFlight.set(key, promise);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+    return promise;
   }
 
-  private fetchRun(run: { first: number; last: number }, found: Map<number, Uint8Array>): Promise<void> {
-    const count = run.last - run.first + 1;
-    const request = this.read(run.first * BLOCK_SIZE, (run.last + 1) * BLOCK_SIZE - 1).then((result) => {
-      this.cache.stats.requests++;
-      this.cache.stats.bytes += result.data.byteLength;
-      if (result.total !== undefined) this.total = result.total;
-      return result;
-    });
-    const perBlock: Promise<void>[] = [];
-    for (let i = 0; i < count; i++) {
-      const index = run.first + i;
-      const key = this.key(index);
-      const block = request.then((result) => {
-        const from = index * BLOCK_SIZE - result.start;
-        const data = from < 0 ? new Uint8Array(0) : result.data.subarray(from, from + BLOCK_SIZE);
-        // Copy so that a cached block does not pin the whole merged response buffer.
-        const copy = data.slice();
-        if (copy.byteLength > 0) this.cache.set(key, copy);
-        return copy;
-      });
-      block.catch(() => undefined).finally(() => this.cache.inFlight.delete(key));
-      this.cache.inFlight.set(key, block);
-      this.cache.stats.blockMisses++;
-      perBlock.push(block.then((data) => void found.set(index, data)));
+  /** Fetches every block requested during the last event-loop turn, merged into as few ranges as possible. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = new Map();
+    for (const run of mergeRuns([...batch.keys()].sort((a, b) => a - b))) {
+      this.read(run.first * BLOCK_SIZE, (run.last + 1) * BLOCK_SIZE - 1).then(
+        (result) => {
+          this.cache.stats.requests++;
+          this.cache.stats.bytes += result.data.byteLength;
+          if (result.total !== undefined) this.total = result.total;
+          for (let index = run.first; index <= run.last; index++) {
+            const from = index * BLOCK_SIZE - result.start;
+            // Copy so that a cached block does not pin the whole merged response buffer.
+            const block = from < 0 ? new Uint8Array(0) : result.data.slice(from, from + BLOCK_SIZE);
+            if (block.byteLength > 0) this.cache.set(this.key(index), block);
+            batch.get(index)?.resolve(block);
+          }
+        },
+        (error: unknown) => {
+          for (let index = run.first; index <= run.last; index++) batch.get(index)?.reject(error);
+        },
+      );
     }
-    return Promise.all(perBlock).then(() => undefined);
   }
 
   private assemble(slice: Slice, blocks: Map<number, Uint8Array>): ArrayBuffer {
@@ -176,14 +175,16 @@ export class CachedByteSource {
 }
 
 /** At most 16 MiB per range request, well under the guarded fetch's response cap. */
-const MAX_RUN_BLOCKS = 256;
+const MAX_RUN_BLOCKS = (16 * 1024 * 1024) / BLOCK_SIZE;
+/** Gaps of up to this many blocks (48 KiB) are fetched too: cheaper than another round trip. */
+const MAX_GAP_BLOCKS = 3;
 
-/** Groups sorted block indices into runs, bridging gaps of one block (cheaper than a second request). */
+/** Groups sorted block indices into runs of at most 16 MiB, bridging small gaps. */
 export function mergeRuns(indices: number[]): { first: number; last: number }[] {
   const runs: { first: number; last: number }[] = [];
   for (const index of indices) {
     const current = runs[runs.length - 1];
-    if (current && index - current.last <= 2 && index - current.first < MAX_RUN_BLOCKS) current.last = index;
+    if (current && index - current.last <= MAX_GAP_BLOCKS + 1 && index - current.first < MAX_RUN_BLOCKS) current.last = index;
     else runs.push({ first: index, last: index });
   }
   return runs;
