@@ -76,6 +76,10 @@ describe('landing page and conformance', () => {
       expect(api.components[kind]?.[name], `${kind}/${name}`).toBeDefined();
     }
     expect(api.paths['/collections/{collectionId}/map/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}'].get.responses['404']).toBeDefined();
+    // Render parameters come from the renderers' own schemas.
+    expect(api.components.parameters['render-rescale'].description).toMatch(/S2RGB/);
+    expect(api.components.parameters['render-hillshade'].description).toMatch(/DEM/);
+    expect(api.components.parameters.sourceS2L2A).toMatchObject({ name: 'S2L2A', in: 'query' });
   });
 });
 

@@ -1,5 +1,6 @@
 import { TILE_MATRIX_SET_IDS } from '../grid/tms.js';
-import { MODALITY_IDS } from '../modalities.js';
+import { MODALITY_IDS, type Modality } from '../modalities.js';
+import { renderParamsSchema } from '../render/index.js';
 import { SERVICE_TITLE } from '../ogc/common.js';
 import type { AppContext } from './context.js';
 
@@ -26,8 +27,28 @@ function operation(operationId: string, summary: string, tags: string[], paramet
   return { operationId, summary, tags, parameters, responses };
 }
 
+/** Render parameters of every modality's renderer (their zod schemas), merged by name for the query. */
+function renderParameters(): Record<string, Json> {
+  const byName = new Map<string, { modalities: Modality[]; description: string }>();
+  for (const modality of MODALITY_IDS) {
+    const shape = (renderParamsSchema(modality) as { shape?: Record<string, { description?: string }> }).shape ?? {};
+    for (const [name, field] of Object.entries(shape)) {
+      const entry = byName.get(name) ?? { modalities: [], description: field.description ?? '' };
+      entry.modalities.push(modality);
+      byName.set(name, entry);
+    }
+  }
+  return Object.fromEntries(
+    [...byName].map(([name, { modalities, description }]) => [
+      `render-${name}`,
+      { name, in: 'query', required: false, description: `Render parameter for ${modalities.join(', ')}${description ? `: ${description}` : ''}`, schema: { type: 'string' } },
+    ]),
+  );
+}
+
 export function buildOpenApi(base: string, ctx: Pick<AppContext, 'collections'>): Json {
-  const sourceParams = MODALITY_IDS.map((modality) => ref(`parameters/source${modality}`));
+  const renderParams = renderParameters();
+  const sourceParams = [...MODALITY_IDS.map((modality) => ref(`parameters/source${modality}`)), ...Object.keys(renderParams).map((key) => ref(`parameters/${key}`))];
   const collectionParams = [ref('parameters/collectionId'), ...sourceParams];
   const tilesetParams = [...collectionParams, ref('parameters/tileMatrixSetId')];
   const documentParams = [ref('parameters/f-metadata')];
@@ -119,6 +140,7 @@ export function buildOpenApi(base: string, ctx: Pick<AppContext, 'collections'>)
         tileRow: { name: 'tileRow', in: 'path', required: true, schema: { type: 'integer', minimum: 0 } },
         tileCol: { name: 'tileCol', in: 'path', required: true, schema: { type: 'integer', minimum: 0 } },
         'f-metadata': { name: 'f', in: 'query', required: false, schema: { type: 'string', enum: ['json', 'html'] } },
+        ...renderParams,
         'f-tile': { name: 'f', in: 'query', required: false, description: 'Tile format (default: Accept, then png)', schema: { type: 'string', enum: ['png', 'webp', 'jpeg', 'jpg'] } },
         ...Object.fromEntries(
           MODALITY_IDS.map((modality) => [
