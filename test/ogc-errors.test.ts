@@ -47,6 +47,19 @@ function startBadUpstream(): Promise<Server> {
       );
       return;
     }
+    if (path === '/item-file-asset.json' || path === '/item-metadata-asset.json') {
+      const href = path === '/item-file-asset.json' ? 'file:///etc/passwd' : 'http://169.254.169.254/latest/meta-data/x.tif';
+      const asset = { href, type: 'image/tiff; application=geotiff', roles: ['data'] };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          type: 'Feature', stac_version: '1.0.0', id: 'evil', bbox: [0, 0, 1, 1],
+          geometry: { type: 'Polygon', coordinates: [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]] },
+          properties: { datetime: '2020-01-01T00:00:00Z' }, links: [],
+          assets: { elevation: asset, data: asset },
+        }),
+      );
+      return;
+    }
     if (path === '/item-broken.json') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"type": "Feature", "assets": ');
       return;
@@ -141,6 +154,8 @@ describe('ad hoc sources', () => {
     ['upstream server error', '/server-error.tif', 'DEM', 502, /500/],
     ['STAC item without assets', '/item-without-assets.json', 'S2L2A', 400, /assets/],
     ['STAC item that is not JSON', '/item-broken.json', 'S2L2A', 502, /does not parse/],
+    ['STAC item whose asset is a local file', '/item-file-asset.json', 'DEM', 400, /file:\/\//],
+    ['STAC item whose asset is the metadata service', '/item-metadata-asset.json', 'DEM', 400, /Refused/],
   ])('%s (%s as %s) -> %i', async (_name, path, modality, status, detail) => {
     await expectException(adHoc(modality, `${upstreamUrl}${path}`), status, detail);
   });
