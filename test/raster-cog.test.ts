@@ -1,7 +1,7 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fromFile } from 'geotiff';
+import { fromFile, writeArrayBuffer } from 'geotiff';
 import proj4 from 'proj4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OgcError } from '../src/errors.js';
@@ -16,6 +16,62 @@ import { FIXTURES, startFixtureServer, type FixtureServer } from './helpers/fixt
 import '../src/geo/crs.js';
 
 const HALF = 20037508.342789244;
+
+/**
+ * A 4x4 uint8 GeoTIFF (EPSG:32634, 100 m) written by geotiff.js, plus a GDAL-style internal mask appended by
+ * hand: a second IFD with NewSubfileType 4 (mask), 1 bit per pixel, rows given as bit strings (1 = valid).
+ */
+function withInternalMask(maskRows: string[]): Buffer {
+  const values = Array.from({ length: 16 }, (_, i) => 10 + i);
+  const image = Buffer.from(
+    writeArrayBuffer(values, {
+      height: 4,
+      width: 4,
+      BitsPerSample: [8],
+      SampleFormat: [1],
+      ProjectedCSTypeGeoKey: 32634,
+      GTModelTypeGeoKey: 1,
+      GTRasterTypeGeoKey: 1,
+      ModelPixelScale: [100, 100, 0],
+      ModelTiepoint: [0, 0, 0, 700000, 3600000, 0],
+    } as never),
+  );
+  const entries: [number, number, number][] = [
+    [254, 4, 4], // NewSubfileType: transparency mask
+    [256, 3, 4],
+    [257, 3, 4],
+    [258, 3, 1], // 1 bit per sample
+    [259, 3, 1],
+    [262, 3, 4], // Photometric: transparency mask
+    [273, 4, 0], // StripOffsets (patched)
+    [277, 3, 1],
+    [278, 3, 4], // RowsPerStrip
+    [279, 4, 4], // StripByteCounts: 4 rows of 1 byte
+  ];
+  const ifdOffset = image.length + (image.length % 2);
+  const ifdSize = 2 + entries.length * 12 + 4;
+  const out = Buffer.alloc(ifdOffset + ifdSize + 4);
+  image.copy(out);
+  // geotiff.js writes big-endian ("MM") files; follow whatever byte order the header says.
+  const big = out.toString('latin1', 0, 2) === 'MM';
+  const u16 = (value: number, at: number) => (big ? out.writeUInt16BE(value, at) : out.writeUInt16LE(value, at));
+  const u32 = (value: number, at: number) => (big ? out.writeUInt32BE(value, at) : out.writeUInt32LE(value, at));
+  // Chain it after the first IFD.
+  const first = big ? out.readUInt32BE(4) : out.readUInt32LE(4);
+  const count = big ? out.readUInt16BE(first) : out.readUInt16LE(first);
+  u32(ifdOffset, first + 2 + count * 12);
+  u16(entries.length, ifdOffset);
+  entries.forEach(([tag, type, value], i) => {
+    const at = ifdOffset + 2 + i * 12;
+    u16(tag, at);
+    u16(type, at + 2);
+    u32(1, at + 4);
+    if (type === 3) u16(value, at + 8);
+    else u32(tag === 273 ? ifdOffset + ifdSize : value, at + 8);
+  });
+  maskRows.forEach((bits, row) => out.writeUInt8(parseInt(bits.padEnd(8, '0'), 2), ifdOffset + ifdSize + row));
+  return out;
+}
 
 /** A minimal little-endian, uncompressed, single-strip 8-bit TIFF: one IFD at offset 8, pixels after it. */
 function tinyTiff({ width, height, nextIfd }: { width: number; height: number; nextIfd: number }): Buffer {
@@ -239,6 +295,7 @@ describe('files that are not usable GeoTIFFs', () => {
     writeFileSync(join(dir, 'text.tif'), '<html>Access denied</html>');
     writeFileSync(join(dir, 'empty.tif'), '');
     copyFileSync(join(FIXTURES, 'cog/rio-tiler/cog_gcps.tif'), join(dir, 'gcps.tif'));
+    writeFileSync(join(dir, 'masked.tif'), withInternalMask(['1111', '0110', '1001', '0000']));
     writeFileSync(join(dir, 'cycle.tif'), tinyTiff({ width: 4, height: 4, nextIfd: 8 }));
     writeFileSync(join(dir, 'huge-strip.tif'), tinyTiff({ width: 100_000, height: 100_000, nextIfd: 0 }));
     bad = await startFixtureServer(dir);
@@ -275,6 +332,18 @@ describe('files that are not usable GeoTIFFs', () => {
       expect(error.status).toBe(502);
       expect(error.detail).toMatch(/truncated|not a GeoTIFF/);
     }
+  });
+
+  it('honours an internal (GDAL mask IFD, 1-bit) mask', async () => {
+    const opener = createSourceOpener({ fetch });
+    const reader = await opener.open(`${bad.url}/masked.tif`, 'DEM');
+    const raster = await reader.read({ crs: 'EPSG:32634', width: 4, height: 4, transform: [100, 0, 700000, 0, -100, 3600000] });
+    expect(Array.from(raster.mask)).toEqual([255, 255, 255, 255, 0, 255, 255, 0, 255, 0, 0, 255, 0, 0, 0, 0]);
+    expect(Array.from(raster.bands[0])).toEqual([10, 11, 12, 13, 0, 15, 16, 0, 18, 0, 0, 21, 0, 0, 0, 0]);
+    // A coarser target samples the mask at its pixel centres: source pixels (1,1) valid, (3,1) (1,3) (3,3) not.
+    const coarse = await reader.read({ crs: 'EPSG:32634', width: 2, height: 2, transform: [200, 0, 700000, 0, -200, 3600000] });
+    expect(Array.from(coarse.mask)).toEqual([255, 0, 0, 0]);
+    expect(coarse.bands[0][0]).toBeGreaterThan(10);
   });
 
   it('ends on a cyclic IFD chain instead of hanging, and refuses decoding bombs', async () => {
