@@ -265,8 +265,22 @@ describe('COG tiles onto WebMercatorQuad', () => {
     const second = await (await opener.open(url, 'S2RGB')).read(grid);
     expect(server.requests.length).toBe(after);
     expect(opener.stats().requests).toBe(statsBefore.requests);
-    expect(opener.stats().blockHits).toBeGreaterThan(statsBefore.blockHits);
     expect(Array.from(second.bands[0])).toEqual(Array.from(first.bands[0]));
+    // The internal tiles were not decoded again either.
+    expect(opener.stats().decodedMisses).toBe(statsBefore.decodedMisses);
+    expect(opener.stats().decodedHits).toBeGreaterThan(statsBefore.decodedHits);
+    // Without the decoded-tile cache the result is the same, and the block cache alone avoids new requests.
+    const plain = createSourceOpener({ fetch, decodedCacheBytes: 0 });
+    const plainReader = await plain.open(url, 'S2RGB');
+    const third = await plainReader.read(grid);
+    expect(Array.from(third.bands[0])).toEqual(Array.from(first.bands[0]));
+    const plainBefore = { ...plain.stats(), seen: server.requests.length };
+    const fourth = await plainReader.read(grid);
+    expect(server.requests.length).toBe(plainBefore.seen);
+    expect(plain.stats().requests).toBe(plainBefore.requests);
+    expect(plain.stats().blockHits).toBeGreaterThan(plainBefore.blockHits);
+    expect(plain.stats().decodedHits).toBe(0);
+    expect(Array.from(fourth.bands[2])).toEqual(Array.from(first.bands[2]));
 
     // Two concurrent cold reads of one tile issue the same requests as one read.
     const start = server.requests.length;

@@ -4,6 +4,7 @@ import { isSupportedCrs, normalizeCrs } from '../geo/crs.js';
 import type { Affine } from './raster.js';
 import { CachedByteSource, asUpstreamError } from './byte-source.js';
 import { registerFastDecoders } from './decoders.js';
+import { cacheDecodedTiles, type DecodedTileCache } from './decoded-cache.js';
 
 registerFastDecoders();
 
@@ -57,8 +58,16 @@ export interface GeoreferenceHint {
   transform?: Affine;
 }
 
+export interface OpenCogOptions {
+  signal?: AbortSignal;
+  hint?: GeoreferenceHint;
+  /** Shared cache of decoded internal tiles; without it every read decodes afresh. */
+  decoded?: DecodedTileCache;
+}
+
 /** Parses headers and geokeys; refuses files that cannot be placed on a map with a clear message. */
-export async function openCog(source: CachedByteSource, signal?: AbortSignal, hint: GeoreferenceHint = {}): Promise<CogDataset> {
+export async function openCog(source: CachedByteSource, options: OpenCogOptions = {}): Promise<CogDataset> {
+  const { signal, hint = {}, decoded } = options;
   let tiff: GeoTIFF;
   let images: GeoTIFFImage[];
   try {
@@ -81,7 +90,10 @@ export async function openCog(source: CachedByteSource, signal?: AbortSignal, hi
   }
   const first = images[0];
   if (!first) throw upstreamError(`${source.url} is not a GeoTIFF: it has no image`);
-  for (const image of images) checkBlockSize(image, source.url);
+  images.forEach((image, index) => {
+    checkBlockSize(image, source.url);
+    if (decoded) cacheDecodedTiles(image, `${source.url}#${index}`, decoded);
+  });
   const crs = readCrs(first, source.url, hint.crs);
   const transform = readTransform(first, source.url, hint.transform);
   const width = first.getWidth();

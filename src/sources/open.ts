@@ -7,6 +7,7 @@ import type { GuardedFetch } from '../net/types.js';
 import { createBlockCache, snapshotStats, type ByteStats } from '../raster/block-cache.js';
 import { CachedByteSource, fileRangeReader, httpRangeReader } from '../raster/byte-source.js';
 import { openCog, type CogDataset, type GeoreferenceHint } from '../raster/cog.js';
+import { createDecodedTileCache } from '../raster/decoded-cache.js';
 import type { ModalitySource } from '../stac/types.js';
 import { createModalityReader } from './modality-reader.js';
 import { plainGeoTiffSource } from './plain-geotiff.js';
@@ -17,6 +18,8 @@ export interface SourceOpenerContext {
   fetch: GuardedFetch;
   /** Budget of the shared byte-block cache (default 64 MiB). */
   blockCacheBytes?: number;
+  /** Budget of the shared cache of decoded internal tiles (default 128 MiB; 0 disables it). */
+  decodedCacheBytes?: number;
   metrics?: Metrics;
   logger?: Logger;
   /** How many opened readers / datasets to keep (default 256 / 512). */
@@ -33,6 +36,9 @@ export interface OpenOptions {
 export interface SourceOpenerStats extends ByteStats {
   /** Bytes held by the block cache now. */
   cachedBytes: number;
+  /** Internal tiles served decoded from cache / decoded afresh. */
+  decodedHits: number;
+  decodedMisses: number;
   openedReaders: number;
 }
 
@@ -49,6 +55,7 @@ export interface SourceOpener {
  */
 export function createSourceOpener(ctx: SourceOpenerContext): SourceOpener {
   const blocks = createBlockCache(ctx.blockCacheBytes ?? 64 * 1024 * 1024);
+  const decoded = ctx.decodedCacheBytes === 0 ? undefined : createDecodedTileCache(ctx.decodedCacheBytes);
   const readers = new LRUCache<string, Promise<ModalityReader>>({ max: ctx.maxReaders ?? 256 });
   const datasets = new LRUCache<string, Promise<CogDataset>>({ max: ctx.maxDatasets ?? 512 });
   const sources = new Map<string, CachedByteSource>();
@@ -74,7 +81,7 @@ export function createSourceOpener(ctx: SourceOpenerContext): SourceOpener {
     let pending = datasets.get(key);
     if (!pending) {
       // Opening is not tied to the first caller's signal: the result is shared with later callers.
-      pending = openCog(byteSource(href, trusted), undefined, hint);
+      pending = openCog(byteSource(href, trusted), { hint, decoded });
       datasets.set(key, pending);
       pending.catch(() => datasets.delete(key));
     }
@@ -129,7 +136,13 @@ export function createSourceOpener(ctx: SourceOpenerContext): SourceOpener {
       }
       return raceSignal(pending, options.signal);
     },
-    stats: () => ({ ...snapshotStats(blocks.stats), cachedBytes: blocks.size(), openedReaders: readers.size }),
+    stats: () => ({
+      ...snapshotStats(blocks.stats),
+      cachedBytes: blocks.size(),
+      decodedHits: decoded?.hits ?? 0,
+      decodedMisses: decoded?.misses ?? 0,
+      openedReaders: readers.size,
+    }),
   };
 }
 

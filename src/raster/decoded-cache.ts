@@ -1,0 +1,46 @@
+import type { GeoTIFFImage } from 'geotiff';
+import { LRUCache } from 'lru-cache';
+
+/**
+ * Decoded internal tiles/strips, shared across requests (LRU by bytes). Neighbouring map tiles usually fall
+ * in the same internal COG tile (1024 px for Sentinel-2), which would otherwise be inflated and un-predicted
+ * again for each of them. Only finished decodes are cached, so one caller's abort never fails another.
+ */
+export interface DecodedTileCache {
+  lru: LRUCache<string, ArrayBufferLike>;
+  hits: number;
+  misses: number;
+}
+
+export function createDecodedTileCache(maxBytes: number = 128 * 1024 * 1024): DecodedTileCache {
+  return {
+    lru: new LRUCache<string, ArrayBufferLike>({ maxSize: Math.max(maxBytes, 1), sizeCalculation: (data) => Math.max(data.byteLength, 1) }),
+    hits: 0,
+    misses: 0,
+  };
+}
+
+type GetTileOrStrip = GeoTIFFImage['getTileOrStrip'];
+
+/**
+ * Routes one image's tile decoding through the cache. geotiff.js only reads the returned buffer (it copies
+ * the window out of it), so a cached buffer can be handed to several reads.
+ */
+export function cacheDecodedTiles(image: GeoTIFFImage, keyPrefix: string, cache: DecodedTileCache): void {
+  const original: GetTileOrStrip = image.getTileOrStrip.bind(image);
+  const planar = image.planarConfiguration;
+  const patched: GetTileOrStrip = async (x, y, sample, decoder, signal) => {
+    // With interleaved pixels (planar 1) one block holds every sample, so the sample is not part of the key.
+    const key = `${keyPrefix}|${x},${y},${planar === 2 ? sample : 0}`;
+    const data = cache.lru.get(key);
+    if (data) {
+      cache.hits++;
+      return { x, y, sample, data };
+    }
+    cache.misses++;
+    const result = await original(x, y, sample, decoder, signal);
+    cache.lru.set(key, result.data);
+    return result;
+  };
+  image.getTileOrStrip = patched;
+}
