@@ -44,6 +44,10 @@ export const ConfigSchema = z.object({
   FETCH_ALLOW_HOSTS: csv,
   FETCH_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
   FETCH_MAX_BYTES: z.coerce.number().int().positive().default(64 * 1024 * 1024),
+  /** Byte blocks of remote GeoTIFFs kept in memory (src/raster/block-cache.ts). */
+  SOURCE_BLOCK_CACHE_BYTES: z.coerce.number().int().positive().default(64 * 1024 * 1024),
+  /** Decoded internal GeoTIFF tiles kept in memory; 0 disables (src/raster/decoded-cache.ts). */
+  SOURCE_DECODED_CACHE_BYTES: z.coerce.number().int().min(0).default(128 * 1024 * 1024),
   COLLECTIONS_FILE: z.string().default(`${projectRoot}config/collections.json`),
   MODEL_DIR: z.string().default(`${projectRoot}models/terramind-small-random`),
   EXECUTION_PROVIDERS: csv.pipe(z.array(z.enum(['cuda', 'webgpu', 'cpu']))).default(['cpu']),
