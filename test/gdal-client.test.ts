@@ -15,14 +15,19 @@ import { startTestApp, type TestApp } from './helpers/app.js';
  * Skipped only when gdalinfo is not installed.
  */
 const run = promisify(execFile);
-const hasGdal = (() => {
+/** [major, minor] of the installed GDAL, or undefined when gdalinfo is absent. */
+const gdalVersion = (() => {
   try {
-    execFileSync('gdalinfo', ['--version'], { stdio: 'pipe' });
-    return true;
+    const match = /GDAL (\d+)\.(\d+)/.exec(execFileSync('gdalinfo', ['--version'], { stdio: 'pipe' }).toString());
+    return match ? [Number(match[1]), Number(match[2])] : [0, 0];
   } catch {
-    return false;
+    return undefined;
   }
 })();
+const hasGdal = gdalVersion !== undefined;
+// GDAL < 3.8 places OGC API tiles wrongly when tileMatrixSetLimits do not cover the whole matrix (strip height
+// and column offset), and without limits it fails to open at random: its pixel path is tested from 3.8 on.
+const gdalReadsOgcApiTiles = gdalVersion !== undefined && (gdalVersion[0] > 3 || (gdalVersion[0] === 3 && gdalVersion[1] >= 8));
 
 let app: TestApp;
 let work: string;
@@ -81,17 +86,11 @@ describe.skipIf(!hasGdal)('GDAL as a client', () => {
     expect(south).toBeCloseTo(31.505, 2);
   });
 
-  it('gdal_translate through the OGCAPI driver reads the source colours', async () => {
+  it.skipIf(!gdalReadsOgcApiTiles)('gdal_translate through the OGCAPI driver reads the source colours (GDAL >= 3.8)', async () => {
     const out = join(work, 'ogcapi.tif');
-    // GDAL 3.6 (Debian 12) sizes its row strips wrongly when tileMatrixSetLimits cut rows, and fails to open
-    // levels of 2^19 pixel columns or more without limits; one coarse level with limits off is exact. Its WMS disk
-    // cache fails in a fresh HOME, so it is off too. Newer GDAL needs none of this (docs/api.md).
     await run(
       'gdal_translate',
       [
-        '--config', 'GDAL_OGCAPI_TILEMATRIXSET_LIMITS', 'NO',
-        '-oo', 'CACHE=NO',
-        '-oo', 'TILEMATRIX=9',
         '-projwin', String(WINDOW.west), String(WINDOW.north), String(WINDOW.east), String(WINDOW.south),
         '-of', 'GTiff',
         `OGCAPI:${app.url}/collections/sentinel2-tci`,
@@ -101,8 +100,7 @@ describe.skipIf(!hasGdal)('GDAL as a client', () => {
     );
     const pixel = await centrePixel(out);
     expect(pixel[3]).toBe(255);
-    // Level 9 is ~150 m per pixel over a 100 m source: compare with a tolerance for the resampling.
-    expectColourNear(pixel, await sourceColour((WINDOW.west + WINDOW.east) / 2, (WINDOW.north + WINDOW.south) / 2), 40);
+    expectColourNear(pixel, await sourceColour((WINDOW.west + WINDOW.east) / 2, (WINDOW.north + WINDOW.south) / 2), 20);
   });
 
   it('the XYZ template through GDAL WMS/TMS reads the same colours', async () => {
