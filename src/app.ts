@@ -24,6 +24,16 @@ export function createApp(ctx: AppContext): Hono {
     await next();
   });
 
+  // Access log at debug level (tiles are many); errors are logged once by the error handler.
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    await next();
+    ctx.logger.debug(
+      { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round((performance.now() - started) * 10) / 10, cache: c.res.headers.get('x-cache') ?? undefined },
+      'request',
+    );
+  });
+
   // Tilesets, tiles and TMS definitions are fetched cross-origin by OpenLayers and MapLibre.
   app.use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS'], exposeHeaders: ['ETag', 'X-Cache', 'Link', 'Content-Length'] }));
 
