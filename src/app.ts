@@ -16,10 +16,9 @@ export function createApp(ctx: AppContext): Hono {
 
   // Clients that join a base URL ending in "/" with "/collections" ask for "//collections" (the OGC ETS does).
   app.use('*', async (c, next) => {
-    const url = new URL(c.req.url);
-    if (url.pathname.includes('//')) {
-      url.pathname = url.pathname.replace(/\/{2,}/g, '/');
-      return c.redirect(url.pathname + url.search, 308);
+    if (c.req.path.includes('//')) {
+      const url = new URL(c.req.url);
+      return c.redirect(url.pathname.replace(/\/{2,}/g, '/') + url.search, 308);
     }
     await next();
   });

@@ -13,7 +13,8 @@ import type { ImageFormat, RgbaImage } from '../render/types.js';
 /**
  * One map tile, from request to bytes: cache key (every parameter that changes the bytes) -> cache
  * getOrCreate -> tile grid -> reader.read -> render -> encode. Knows nothing of HTTP. A generated modality
- * will slot its model step in between read and render (`transform`).
+ * joins without changing this file: the registry hands out a ModalityReader whose read() reads the inputs
+ * and runs the model (chips, blend, warp), and the model's name@version goes into the cache key parts.
  */
 export interface TileCachePort {
   getOrCreate(key: string, produce: () => Promise<Produced>): Promise<{ object: CachedObject; status: CacheStatus }>;
