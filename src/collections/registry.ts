@@ -19,6 +19,8 @@ export interface ResolvedCollection extends CollectionConfig {
   adHoc: boolean;
   /** Query parameters that identify this collection's content (source and render overrides), sorted. */
   linkQuery: [string, string][];
+  /** Further inputs that change a tile's bytes (e.g. model name@version and seed for generated modalities). */
+  keyParts?: Record<string, string>;
 }
 
 

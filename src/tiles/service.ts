@@ -14,7 +14,7 @@ import type { ImageFormat, RgbaImage } from '../render/types.js';
  * One map tile, from request to bytes: cache key (every parameter that changes the bytes) -> cache
  * getOrCreate -> tile grid -> reader.read -> render -> encode. Knows nothing of HTTP. A generated modality
  * joins without changing this file: the registry hands out a ModalityReader whose read() reads the inputs
- * and runs the model (chips, blend, warp), and the model's name@version goes into the cache key parts.
+ * and runs the model (chips, blend, warp), and the model's name@version and seed go into `keyParts`.
  */
 export interface TileCachePort {
   getOrCreate(key: string, produce: () => Promise<Produced>): Promise<{ object: CachedObject; status: CacheStatus }>;
@@ -91,6 +91,7 @@ export class TileService {
         col: tileCol,
         format,
         ...renderParts,
+        ...collection.keyParts,
       },
       format,
     );
