@@ -124,8 +124,9 @@ class Tokenizer(nn.Module):
 
     def prepare(self, image):
         if self.one_hot:  # class indices as float [B,1,H,W] -> one-hot [B,classes,H,W]
-            classes = torch.arange(self.in_channels, dtype=image.dtype, device=image.device).view(1, -1, 1, 1)
-            return (torch.round(image) == classes).to(torch.float32)
+            # truncating cast as the reference's .long(); an index outside 0..classes-1 becomes all zeros
+            classes = torch.arange(self.in_channels, dtype=torch.int64, device=image.device).view(1, -1, 1, 1)
+            return (image.to(torch.int64) == classes).to(torch.float32)
         return image
 
     def encode_ids(self, image, pos=None):
@@ -138,7 +139,7 @@ class DiVAE(Tokenizer):
         super().__init__(vit, channels, levels, one_hot=False)
         self.decoder = PatchedUNet(unet, channels, len(levels))
 
-    def init_random(self, seed_gen=None):
+    def init_random(self):
         init_weights(self)
 
 
