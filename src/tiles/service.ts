@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Modality } from '../modalities.js';
 import type { Raster } from '../raster/raster.js';
+import { contentTypeOf } from '../render/encode.js';
 import type { ImageFormat, RgbaImage } from '../render/types.js';
 
 /**
@@ -47,12 +48,6 @@ export interface TileResult {
   object: CachedObject;
   status: CacheStatus;
 }
-
-export const CONTENT_TYPES: Record<ImageFormat, string> = {
-  png: 'image/png',
-  webp: 'image/webp',
-  jpeg: 'image/jpeg',
-};
 
 /** Longest side that the transparent-tile shortcut and renderers are asked for (registered sets use 256). */
 const MAX_TILE_SIDE = 4096;
@@ -109,7 +104,7 @@ export class TileService {
       }
       const body = await this.deps.encode(image, format);
       this.deps.metrics?.renderSeconds.observe({ modality: collection.modality }, (performance.now() - started) / 1000);
-      return { body, contentType: CONTENT_TYPES[format] };
+      return { body, contentType: contentTypeOf(format) };
     });
   }
 
