@@ -16,12 +16,6 @@ export interface TileMatrixLimits {
   maxTileCol: number;
 }
 
-export interface TileAddress {
-  tileMatrix: string;
-  tileRow: number;
-  tileCol: number;
-}
-
 const EARTH_RADIUS = 6378137;
 /** Latitude where WebMercatorQuad's square world ends. */
 export const MAX_MERCATOR_LAT = 85.0511287798066;

@@ -1,4 +1,4 @@
-import type { TileMatrixLimits } from '../grid/tiles.js';
+import { MAX_MERCATOR_LAT, type TileMatrixLimits } from '../grid/tiles.js';
 import type { TileMatrixSetEntry } from '../grid/tms.js';
 import type { CollectionView } from './collections.js';
 import { collectionPath } from './collections.js';
@@ -106,7 +106,7 @@ export function tileJsonDocument(
   bounds: readonly number[],
   zoom: { min: number; max: number },
 ) {
-  const clampLat = (lat: number) => Math.max(-85.0511287798066, Math.min(85.0511287798066, lat));
+  const clampLat = (lat: number) => Math.max(-MAX_MERCATOR_LAT, Math.min(MAX_MERCATOR_LAT, lat));
   const west = bounds[0];
   const east = bounds[2];
   const south = clampLat(bounds[1]);
