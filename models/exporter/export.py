@@ -37,9 +37,17 @@ def sha256_file(path):
     return h.hexdigest()
 
 
+def require_checkpoints(size_name, ckpt_dir, tokenizer_names):
+    needed = [BACKBONE_FILE.format(size=size_name)] + [MODALITIES[n].tokenizer_file for n in sorted(tokenizer_names)]
+    missing = [f for f in needed if not os.path.isfile(os.path.join(ckpt_dir, f))]
+    if missing:
+        raise SystemExit(f'missing checkpoint files in {ckpt_dir}: {", ".join(missing)} (see docs/exporting.md)')
+
+
 def load_official(size_name, ckpt_dir, backbone, tokenizers):
     """Load the plain state dicts; keys of modalities we do not export (coords, captions...) are dropped."""
     records = []
+    require_checkpoints(size_name, ckpt_dir, tokenizers)
     path = os.path.join(ckpt_dir, BACKBONE_FILE.format(size=size_name))
     sd = torch.load(path, map_location='cpu')
     sd = {k[len('sampler.model.'):] if k.startswith('sampler.model.') else k: v for k, v in sd.items()}
@@ -175,6 +183,7 @@ def main(argv=None):
         if not args.size:
             ap.error('--checkpoint-dir needs --size')
         size_name, seed = args.size, None
+        require_checkpoints(size_name, args.checkpoint_dir, set(OUTPUTS) | set(TOKEN_INPUTS))  # before minutes of building
         backbone, toks = build_all(SIZES[size_name])
         checkpoints, weights = load_official(size_name, args.checkpoint_dir, backbone, toks), 'official'
     backbone.eval()
