@@ -45,7 +45,13 @@ export function createContext(config: Config, overrides: ContextOverrides = {}):
     { allowHosts: config.FETCH_ALLOW_HOSTS, timeoutMs: config.FETCH_TIMEOUT_MS, maxBytes: config.FETCH_MAX_BYTES, allowFileUrls: false },
     metrics,
   );
-  const sources = createSourceOpener({ fetch, metrics, logger });
+  const sources = createSourceOpener({
+    fetch,
+    metrics,
+    logger,
+    blockCacheBytes: config.SOURCE_BLOCK_CACHE_BYTES,
+    decodedCacheBytes: config.SOURCE_DECODED_CACHE_BYTES,
+  });
   const cache = new TileCache(overrides.cacheStore ?? createCacheStore(config), { metrics, logger });
   const collections = new CollectionRegistry(overrides.collections ?? loadCollectionsFile(config.COLLECTIONS_FILE), sources);
   const tiles = new TileService({ registry: collections, cache, render: renderRaster, encode: encodeImage, cacheKey, metrics, logger });
