@@ -1,6 +1,6 @@
 """Compare our modules' state-dict keys and shapes with the reference layouts in terramind-state-dicts/.
 
-Usage: /usr/bin/python3 check_keys.py [--dir /work/shared/terramind-state-dicts]  (exit 1 on any mismatch)
+Usage: /usr/bin/python3 check_keys.py [--dir tests/layouts]  (exit 1 on any mismatch)
 """
 import argparse
 import os
@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from build import build_backbone, build_tokenizer, skip_init  # noqa: E402
 from configs import MODALITIES, SIZES  # noqa: E402
 
-DEFAULT_DIR = '/work/shared/terramind-state-dicts'
+DEFAULT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'tests', 'layouts')
 # The layout files were produced for S2L2A input and these outputs.
 LAYOUT_INPUTS = ['S2L2A']
 LAYOUT_OUTPUTS = ['LULC', 'DEM', 'S1GRD', 'NDVI']

@@ -1,17 +1,13 @@
 """Our modules' state-dict keys and shapes equal the reference layouts (so official checkpoints load strictly)."""
-import os
 import unittest
 
 import _path  # noqa: F401
 
 from build import build_tokenizer, skip_init
-from check_keys import DEFAULT_DIR, check_backbone, check_tokenizer
+from check_keys import check_backbone, check_tokenizer
 from configs import MODALITIES, SIZES
 
-HAVE_LAYOUTS = os.path.isdir(DEFAULT_DIR)
 
-
-@unittest.skipUnless(HAVE_LAYOUTS, 'reference layouts not present')
 class StateDictLayouts(unittest.TestCase):
     def test_backbones(self):
         for size in ('tiny', 'base', 'large'):
