@@ -136,6 +136,16 @@ async function benchPackage(label: string, dir: string) {
   console.log(`  providers ${config.EXECUTION_PROVIDERS.join(',')}, intra-op threads ${config.INTRA_OP_THREADS || 'default'}, repeat ${REPEAT}`);
   peakRss = process.memoryUsage().rss;
   const { results } = await benchStages(pkg);
+  for (const [batch, stages] of Object.entries(results)) {
+    console.log(`  ONNX ${batch}: ${Object.entries(stages).map(([stage, ms]) => `${stage} ${ms.toFixed(2)} ms`).join(', ')}`);
+  }
+  const chips = await benchChips(dir);
+  console.log(`  runtime warm-up (all parts, 1 step): ${chips.warmMs.toFixed(0)} ms`);
+  for (const [batch, cps] of Object.entries(chips.chipsPerSecond)) {
+    console.log(`  per chip S2L2A -> DEM + LULC, ${TIMESTEPS} steps, ${batch}: ${cps.toFixed(3)} chips/s (${(1000 / cps).toFixed(0)} ms/chip)`);
+  }
+  console.log(`  peak RSS: ${mib(peakRss)}`);
+  // PyTorch last: the reference rebuilds every module, which takes minutes for base.
   const reference = referenceBench(dir);
   for (const [batch, stages] of Object.entries(results)) {
     console.log(`  ${batch}:`);
@@ -145,12 +155,6 @@ async function benchPackage(label: string, dir: string) {
       console.log(`    ${stage.padEnd(22)} ${ms.toFixed(2).padStart(10)} ms${ratio}`);
     }
   }
-  const chips = await benchChips(dir);
-  console.log(`  runtime warm-up (all parts, 1 step): ${chips.warmMs.toFixed(0)} ms`);
-  for (const [batch, cps] of Object.entries(chips.chipsPerSecond)) {
-    console.log(`  per chip S2L2A -> DEM + LULC, ${TIMESTEPS} steps, ${batch}: ${cps.toFixed(3)} chips/s (${(1000 / cps).toFixed(0)} ms/chip)`);
-  }
-  console.log(`  peak RSS: ${mib(peakRss)}`);
 }
 
 await benchPackage('small (committed)', join(ROOT, 'models/terramind-small-random'));
