@@ -2,12 +2,14 @@ import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createContext } from './http/context.js';
+import { createLogger } from './logger.js';
+import { createModelRuntime, type ModelRuntime } from './model/index.js';
 
 /**
  * Process entry: configuration (a bad value exits with its message), the context built once, the HTTP
  * server, and a graceful stop on SIGTERM/SIGINT (in-flight requests finish, new connections are refused).
  */
-function main(): void {
+async function main(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();
@@ -15,13 +17,19 @@ function main(): void {
     process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
     process.exit(2);
   }
+  const logger = createLogger(config.LOG_LEVEL);
   let ctx: ReturnType<typeof createContext>;
+  let model: ModelRuntime;
   try {
-    ctx = createContext(config);
+    // The package is validated before anything listens: a bad MODEL_DIR is a configuration error.
+    model = createModelRuntime(config, logger);
+    ctx = createContext(config, { logger, model });
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n`);
     process.exit(2);
   }
+  // Sessions are created and run once before listening, so a passing startup probe means a warm model.
+  if (config.MODEL_WARMUP) await model.warmUp();
   const app = createApp(ctx);
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
     const shown = config.PUBLIC_URL ?? `http://${config.HOST === '0.0.0.0' ? 'localhost' : config.HOST}:${info.port}`;
@@ -34,7 +42,7 @@ function main(): void {
     if (stopping) return;
     stopping = true;
     ctx.logger.info({ signal }, 'shutting down');
-    server.close(() => process.exit(0));
+    server.close(() => void model.close().finally(() => process.exit(0)));
     // Keep-alive connections can hold close() open; do not hang a rolling deploy.
     setTimeout(() => process.exit(0), 10_000).unref();
   };
@@ -42,4 +50,4 @@ function main(): void {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-main();
+void main();

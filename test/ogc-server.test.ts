@@ -35,6 +35,12 @@ describe('server process', () => {
     expect(server.output().stderr).toMatch(/Invalid collections file/);
   });
 
+  it('exits with status 2 naming the folder when MODEL_DIR holds no model package', async () => {
+    const server = startServer({ MODEL_DIR: `${ROOT}docs` });
+    expect(await server.exited).toBe(2);
+    expect(server.output().stderr).toMatch(/manifest\.json.*docs/);
+  });
+
   it('prints the URL to open, serves, and stops cleanly on SIGTERM', async () => {
     const port = 20000 + Math.floor(Math.random() * 20000);
     const server = startServer({ PORT: String(port), HOST: '127.0.0.1' });
@@ -42,7 +48,10 @@ describe('server process', () => {
     while (!server.output().stdout.includes('listening') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(server.output().stdout).toContain(`http://127.0.0.1:${port}/?f=html`);
     const health = await fetch(`http://127.0.0.1:${port}/health`);
-    expect(((await health.json()) as { status: string }).status).toBe('ok');
+    const body = (await health.json()) as { status: string; model: { name: string; provider: string } | null };
+    expect(body.status).toBe('ok');
+    // The bundled package was loaded and warmed up (sessions exist) before the server listened.
+    expect(body.model).toMatchObject({ name: 'terramind-v1-test-random', provider: 'cpu' });
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
   });

@@ -28,9 +28,19 @@ export function commonRoutes(ctx: AppContext): Hono {
     return sendDocument(c, 'API definition (OpenAPI 3.0)', document, { contentType: MEDIA.openapi });
   });
 
-  app.get('/health', (c) =>
-    c.json({ status: 'ok', uptimeSeconds: Math.round((Date.now() - ctx.startedAt.getTime()) / 1000), cache: ctx.cache.store.kind }),
-  );
+  app.get('/health', (c) => {
+    const model = ctx.model && {
+      name: ctx.model.manifest.name,
+      version: ctx.model.manifest.version,
+      provider: ctx.model.stats().provider ?? null,
+    };
+    return c.json({
+      status: 'ok',
+      uptimeSeconds: Math.round((Date.now() - ctx.startedAt.getTime()) / 1000),
+      cache: ctx.cache.store.kind,
+      model: model ?? null,
+    });
+  });
 
   app.get('/metrics', async (c) => {
     const text = await ctx.metrics.registry.metrics();

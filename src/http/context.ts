@@ -7,6 +7,7 @@ import { CollectionRegistry, type SourceOpenerPort } from '../collections/regist
 import type { Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { createMetrics, type Metrics } from '../metrics.js';
+import type { ModelRuntime } from '../model/index.js';
 import { createGuardedFetch } from '../net/guarded-fetch.js';
 import type { GuardedFetch } from '../net/types.js';
 import { encodeImage } from '../render/encode.js';
@@ -27,6 +28,8 @@ export interface AppContext {
   cache: TileCache;
   collections: CollectionRegistry;
   tiles: TileService;
+  /** The TerraMind runtime, when the process loaded a model package (server.ts does; most tests do not). */
+  model?: ModelRuntime;
   startedAt: Date;
 }
 
@@ -36,6 +39,7 @@ export interface ContextOverrides {
   cacheStore?: CacheStore;
   /** Configured collections (instead of reading COLLECTIONS_FILE). */
   collections?: CollectionConfig[];
+  model?: ModelRuntime;
 }
 
 export function createContext(config: Config, overrides: ContextOverrides = {}): AppContext {
@@ -55,5 +59,5 @@ export function createContext(config: Config, overrides: ContextOverrides = {}):
   const cache = new TileCache(overrides.cacheStore ?? createCacheStore(config), { metrics, logger });
   const collections = new CollectionRegistry(overrides.collections ?? loadCollectionsFile(config.COLLECTIONS_FILE), sources);
   const tiles = new TileService({ registry: collections, cache, render: renderRaster, encode: encodeImage, cacheKey, metrics, logger });
-  return { config, logger, metrics, fetch, sources, cache, collections, tiles, startedAt: new Date() };
+  return { config, logger, metrics, fetch, sources, cache, collections, tiles, model: overrides.model, startedAt: new Date() };
 }
