@@ -13,9 +13,9 @@ import type { Grid } from '../src/raster/raster.js';
 import { readOntoGrid } from '../src/raster/read.js';
 import { createSourceOpener } from '../src/sources/open.js';
 import { FIXTURES, startFixtureServer, type FixtureServer } from './helpers/fixture-server.js';
+import { tileAt } from './helpers/tiles.js';
 import '../src/geo/crs.js';
 
-const HALF = 20037508.342789244;
 
 /**
  * A 4x4 uint8 GeoTIFF (EPSG:32634, 100 m) written by geotiff.js, plus a GDAL-style internal mask appended by
@@ -104,14 +104,6 @@ function tinyTiff({ width, height, nextIfd }: { width: number; height: number; n
 }
 const fetch = createGuardedFetch({ allowHosts: ['127.0.0.1'], timeoutMs: 10_000, maxBytes: 64 * 1024 * 1024, allowFileUrls: false });
 
-/** The WebMercatorQuad tile containing lon/lat at zoom z, as a 256x256 grid. */
-function tileAt(z: number, lon: number, lat: number): Grid {
-  const [mx, my] = proj4('EPSG:4326', 'EPSG:3857', [lon, lat]);
-  const size = (2 * HALF) / 2 ** z;
-  const x = Math.floor((mx + HALF) / size);
-  const y = Math.floor((HALF - my) / size);
-  return { crs: 'EPSG:3857', width: 256, height: 256, transform: [size / 256, 0, -HALF + x * size, 0, -size / 256, HALF - y * size] };
-}
 
 // TCI.tif: EPSG:32634, origin (699960, 3600000), 100 m, 1098 x 1098, nodata 0.
 const TCI_URL = '/cog/titiler/TCI.tif';

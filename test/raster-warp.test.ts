@@ -9,17 +9,10 @@ import { mapToPixel, type Grid } from '../src/raster/raster.js';
 import { sampleWindow, sourceCoordinates, toPixelCoordinates } from '../src/raster/warp.js';
 import { createSourceOpener } from '../src/sources/open.js';
 import { FIXTURES, startFixtureServer, type FixtureServer } from './helpers/fixture-server.js';
+import { tileAt } from './helpers/tiles.js';
 
-const HALF = 20037508.342789244;
 const fetch = createGuardedFetch({ allowHosts: ['127.0.0.1'], timeoutMs: 10_000, maxBytes: 64 * 1024 * 1024, allowFileUrls: false });
 
-function tileAt(z: number, lon: number, lat: number): Grid {
-  const [mx, my] = proj4('EPSG:4326', 'EPSG:3857', [lon, lat]);
-  const size = (2 * HALF) / 2 ** z;
-  const x = Math.floor((mx + HALF) / size);
-  const y = Math.floor((HALF - my) / size);
-  return { crs: 'EPSG:3857', width: 256, height: 256, transform: [size / 256, 0, -HALF + x * size, 0, -size / 256, HALF - y * size] };
-}
 
 describe('CRS table', () => {
   it('normalises the usual spellings and refuses unknown codes with a 400', () => {

@@ -1,22 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { OgcError } from '../src/errors.js';
 import { parseStacItem, pickStacItem } from '../src/stac/item.js';
+import { badRequestOf } from './helpers/expect-error.js';
 import { FIXTURES } from './helpers/fixture-server.js';
 
 const load = (path: string): any => JSON.parse(readFileSync(`${FIXTURES}${path}`, 'utf8'));
 const clone = <T>(value: T): T => structuredClone(value);
-
-function badRequestOf(fn: () => unknown): OgcError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(OgcError);
-    expect((error as OgcError).status).toBe(400);
-    return error as OgcError;
-  }
-  throw new Error('expected a 400');
-}
 
 describe('STAC item parsing', () => {
   it('reads the recorded Earth Search L2A item: asset-level proj wins, bands merged from eo:bands + raster:bands', () => {

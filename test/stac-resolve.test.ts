@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fromArrayBuffer, fromFile } from 'geotiff';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OgcError } from '../src/errors.js';
 import { MODALITIES } from '../src/modalities.js';
 import { createGuardedFetch, fetchJson, readBody } from '../src/net/guarded-fetch.js';
 import { mapModalityBands } from '../src/stac/bands.js';
@@ -9,6 +8,7 @@ import { resolveHref } from '../src/stac/href.js';
 import { parseStacItem, pickStacItem } from '../src/stac/item.js';
 import { resolveModalitySource } from '../src/stac/resolve.js';
 import { applyValueTransform } from '../src/stac/value-transforms.js';
+import { badRequestOf } from './helpers/expect-error.js';
 import { FIXTURES, startFixtureServer, type FixtureServer } from './helpers/fixture-server.js';
 
 const load = (path: string): any => JSON.parse(readFileSync(`${FIXTURES}${path}`, 'utf8'));
@@ -17,16 +17,6 @@ const ES_L2A = 'stac/earth-search/S2B_20EPT_20250731_0_L2A.json';
 const ES_L1C = 'stac/earth-search/S2B_20EPT_20250731_0_L1C.json';
 const ITEM_URL = 'https://stac.example.com/items/x.json';
 
-function badRequestOf(fn: () => unknown): OgcError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(OgcError);
-    expect((error as OgcError).status).toBe(400);
-    return error as OgcError;
-  }
-  throw new Error('expected a 400');
-}
 
 /** model value of a stored value under a band's conversion. */
 const model = (band: { scale: number; offset: number }, stored: number) => stored * band.scale + band.offset;

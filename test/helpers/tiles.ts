@@ -1,0 +1,22 @@
+import proj4 from 'proj4';
+import type { Grid } from '../../src/raster/raster.js';
+
+/** Half the width of the Web Mercator world, in metres. */
+export const MERCATOR_HALF = 20037508.342789244;
+
+/**
+ * The WebMercatorQuad tile containing lon/lat at zoom z, as a 256x256 grid: an oracle written from the slippy-map
+ * formulas, independent of src/grid.
+ */
+export function tileAt(z: number, lon: number, lat: number): Grid {
+  const [mx, my] = proj4('EPSG:4326', 'EPSG:3857', [lon, lat]);
+  const size = (2 * MERCATOR_HALF) / 2 ** z;
+  const x = Math.floor((mx + MERCATOR_HALF) / size);
+  const y = Math.floor((MERCATOR_HALF - my) / size);
+  return {
+    crs: 'EPSG:3857',
+    width: 256,
+    height: 256,
+    transform: [size / 256, 0, -MERCATOR_HALF + x * size, 0, -size / 256, MERCATOR_HALF - y * size],
+  };
+}
