@@ -49,7 +49,7 @@ export const ConfigSchema = z.object({
   /** Decoded internal GeoTIFF tiles kept in memory; 0 disables (src/raster/decoded-cache.ts). */
   SOURCE_DECODED_CACHE_BYTES: z.coerce.number().int().min(0).default(128 * 1024 * 1024),
   COLLECTIONS_FILE: z.string().default(`${projectRoot}config/collections.json`),
-  MODEL_DIR: z.string().default(`${projectRoot}models/terramind-small-random`),
+  MODEL_DIR: z.string().default(`${projectRoot}models/terramind-test-random`),
   EXECUTION_PROVIDERS: csv.pipe(z.array(z.enum(['cuda', 'webgpu', 'cpu']))).default(['cpu']),
   INTRA_OP_THREADS: z.coerce.number().int().min(0).default(0),
   INTER_OP_THREADS: z.coerce.number().int().min(0).default(0),

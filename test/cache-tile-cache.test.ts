@@ -44,10 +44,10 @@ describe('cacheKey', () => {
   });
 
   it('puts the model package name and version into the prefix and the hash', () => {
-    const one = cacheKey('generated', { model: 'terramind-small-random@0.1.0', z: 1 }, 'tif');
-    const two = cacheKey('generated', { model: 'terramind-small-random@0.2.0', z: 1 }, 'tif');
-    expect(one).toMatch(/^generated\/v[^/]+\/m-terramind-small-random@0\.1\.0\/[0-9a-f]{2}\/[0-9a-f]{64}\.tif$/);
-    expect(two).toContain('/m-terramind-small-random@0.2.0/');
+    const one = cacheKey('generated', { model: 'terramind-test-random@0.1.0', z: 1 }, 'tif');
+    const two = cacheKey('generated', { model: 'terramind-test-random@0.2.0', z: 1 }, 'tif');
+    expect(one).toMatch(/^generated\/v[^/]+\/m-terramind-test-random@0\.1\.0\/[0-9a-f]{2}\/[0-9a-f]{64}\.tif$/);
+    expect(two).toContain('/m-terramind-test-random@0.2.0/');
     expect(one.split('/').pop()).not.toBe(two.split('/').pop());
     expect(cacheKey('generated', { model: '../../etc', z: 1 }, 'tif')).not.toContain('..');
   });

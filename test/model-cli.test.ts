@@ -14,7 +14,7 @@ import { encodeGeoTiff } from '../src/render/geotiff.js';
 import { startFixtureServer, type FixtureServer } from './helpers/fixture-server.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MODEL_DIR = join(ROOT, 'models/terramind-small-random');
+const MODEL_DIR = join(ROOT, 'models/terramind-test-random');
 const CHIP = join(ROOT, 'test/fixtures/terramind-examples/S2L2A/38D_378R_2_3.tif');
 let server: FixtureServer;
 let out: string;

@@ -27,7 +27,7 @@ import { ModelSessions } from '../src/model/sessions.js';
  * on the ONNX package; context, logits and decoded outputs must agree within 1e-4.
  */
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MODEL_DIR = join(ROOT, 'models/terramind-small-random');
+const MODEL_DIR = join(ROOT, 'models/terramind-test-random');
 const REFERENCE = join(ROOT, 'models/exporter/reference.py');
 const PYTHON = '/usr/bin/python3';
 const EXAMPLES = join(ROOT, 'test/fixtures/terramind-examples');

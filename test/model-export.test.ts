@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPackage } from '../src/model/manifest.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const PKG = join(ROOT, 'models', 'terramind-small-random');
+const PKG = join(ROOT, 'models', 'terramind-test-random');
 const EXPORTER = join(ROOT, 'models', 'exporter');
 const PYTHON = '/usr/bin/python3';
 const B = 2;

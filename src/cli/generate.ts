@@ -13,7 +13,7 @@ import { readGeoTiffRaster } from './read-input.js';
 
 const USAGE = `Usage: npm run generate -- --input S2L2A=path/or/url.tif [--input S1RTC=...] --output LULC,DEM --out dir/
   [--seed 1] [--timesteps 10] [--temperature 1] [--top-p 0.8] [--top-k 0] [--thinking LULC] [--offset S2L2A=1000]
-  [--model models/terramind-small-random]
+  [--model models/terramind-test-random]
 Writes <out>/<MODALITY>.tif per output on the input grid. Inputs larger than 224x224 run as overlapping chips.`;
 
 /** Parses argv into a generation job; throws with the usage text on mistakes. */

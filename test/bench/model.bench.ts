@@ -157,7 +157,7 @@ async function benchPackage(label: string, dir: string) {
   }
 }
 
-await benchPackage('small (committed)', join(ROOT, 'models/terramind-small-random'));
+await benchPackage('small (committed)', join(ROOT, 'models/terramind-test-random'));
 const second = process.env.BENCH_MODEL_DIR;
 if (second && existsSync(join(second, 'manifest.json'))) await benchPackage('BENCH_MODEL_DIR', second);
 else console.log(`\n(BENCH_MODEL_DIR ${second ? `=${second} has no manifest.json` : 'not set'}: base-size package skipped; build one with models/exporter/export.py --random --config base --out DIR)`);

@@ -8,7 +8,7 @@ import numpy as np
 
 from configs import DEFAULTS, DIFFUSION, MODALITIES
 
-PKG = os.path.join(_path.REPO, 'models', 'terramind-small-random')
+PKG = os.path.join(_path.REPO, 'models', 'terramind-test-random')
 
 
 class CommittedPackage(unittest.TestCase):
