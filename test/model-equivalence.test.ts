@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readGeoTiffRaster } from '../src/cli/read-input.js';
 import {
@@ -20,6 +17,7 @@ import {
 import { loadPackage } from '../src/model/manifest.js';
 import { Rng } from '../src/model/rng.js';
 import { ModelSessions } from '../src/model/sessions.js';
+import { PYTHON, REFERENCE_RUNNER, ReferenceCase, type ReferenceResult, type TensorSpec } from './helpers/reference-case.js';
 
 /**
  * Equivalence with the PyTorch reference runner (docs/model-package.md, "Reference runner protocol"): the same
@@ -28,38 +26,22 @@ import { ModelSessions } from '../src/model/sessions.js';
  */
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MODEL_DIR = join(ROOT, 'models/terramind-test-random');
-const REFERENCE = join(ROOT, 'models/exporter/reference.py');
-const PYTHON = '/usr/bin/python3';
 const EXAMPLES = join(ROOT, 'test/fixtures/terramind-examples');
 const CHIPS = ['38D_378R_2_3', '282D_485L_3_3'];
 const B = CHIPS.length;
 const TIMESTEPS = 5;
-const ready = existsSync(REFERENCE) && existsSync(PYTHON);
+const ready = existsSync(REFERENCE_RUNNER) && existsSync(PYTHON);
 
-type Spec = { file: string; dtype: 'float32' | 'int64'; shape: number[] };
-let dir: string;
+let reference: ReferenceCase;
 let ctx: ModelContext;
 let sessions: ModelSessions;
-let result: {
-  context: Spec;
-  logits: Record<string, Spec>;
-  decoded: Record<string, Spec>;
-  encodedIds: Record<string, Spec>;
-};
+let result: ReferenceResult;
 const inputs: { s2: Float32Array; lulcIds: BigInt64Array; ndviImage: Float32Array } = {} as never;
 const tokens: Record<string, BigInt64Array> = {};
 let noiseDem: Float32Array;
 
-function writeTensor(name: string, data: Float32Array | BigInt64Array, shape: number[]): Spec {
-  writeFileSync(join(dir, name), Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-  return { file: name, dtype: data instanceof BigInt64Array ? 'int64' : 'float32', shape };
-}
-
-function readTensor(spec: Spec): Float32Array | BigInt64Array {
-  const bytes = readFileSync(join(dir, spec.file));
-  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  return spec.dtype === 'int64' ? new BigInt64Array(buffer) : new Float32Array(buffer);
-}
+const writeTensor = (name: string, data: Float32Array | BigInt64Array, shape: number[]) => reference.tensor(name, data, shape);
+const readTensor = (spec: TensorSpec) => reference.read(spec);
 
 /** Largest |a - b| / max(1, |b|): absolute for values near 0..1, relative for large logits. */
 function worstError(a: Float32Array, b: Float32Array): number {
@@ -78,7 +60,7 @@ beforeAll(async () => {
   sessions = new ModelSessions(pkg, { executionProviders: ['cpu'], intraOpThreads: 0, interOpThreads: 0 });
   ctx = { pkg, run: (part, feeds) => sessions.run(part, feeds), queryCache: new Map() };
   const m = pkg.manifest.modalities;
-  dir = mkdtempSync(join(tmpdir(), 'equivalence-'));
+  reference = new ReferenceCase();
 
   const s2 = new Float32Array(B * 12 * 224 * 224);
   const ndvi = new Float32Array(B * 224 * 224);
@@ -111,14 +93,12 @@ beforeAll(async () => {
       LULC: { tokens: writeTensor('tok_LULC.bin', tokens.LULC, [B, 196]) },
     },
   };
-  writeFileSync(join(dir, 'case.json'), JSON.stringify(caseJson, null, 1));
-  await promisify(execFile)(PYTHON, [REFERENCE, MODEL_DIR, dir], { timeout: 240_000, maxBuffer: 16 << 20 });
-  result = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8'));
+  result = await reference.run(MODEL_DIR, caseJson);
 }, 300_000);
 
 afterAll(async () => {
   await sessions?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  reference?.remove();
 });
 
 describe.skipIf(!ready)('equivalence with the PyTorch reference runner (skipped without models/exporter/reference.py)', { timeout: 120_000 }, () => {

@@ -5,27 +5,20 @@
  * Tolerances: torch and onnxruntime differ by 1e-7..2e-6 in float32 here; a wrong patch order shows as >= 5e-5.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPackage } from '../src/model/manifest.js';
+import { PYTHON, ReferenceCase, type ReferenceResult } from './helpers/reference-case.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const PKG = join(ROOT, 'models', 'terramind-test-random');
 const EXPORTER = join(ROOT, 'models', 'exporter');
-const PYTHON = '/usr/bin/python3';
 const B = 2;
 const D = 32;
 
 const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, onnx'], { encoding: 'utf8' }).status === 0;
-
-interface TensorSpec {
-  file: string;
-  dtype: 'float32' | 'int64';
-  shape: number[];
-}
 
 /** Deterministic pseudo-random numbers (no Math.random: failures must reproduce). */
 function lcg(seed: number): () => number {
@@ -77,14 +70,9 @@ describe('exporter python unit tests', () => {
 });
 
 describe.skipIf(!hasTorch)('committed package agrees with the PyTorch modules', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tm-export-'));
+  const reference = new ReferenceCase();
   const sessions = new Map<string, ort.InferenceSession>();
-  let result: {
-    context: TensorSpec;
-    logits: Record<string, TensorSpec>;
-    decoded: Record<string, TensorSpec>;
-    encodedIds: Record<string, TensorSpec>;
-  };
+  let result: ReferenceResult;
   const inputs = {
     S2L2A: normals(B * 12 * 224 * 224, 1),
     S1GRD: normals(B * 2 * 224 * 224, 2),
@@ -96,15 +84,8 @@ describe.skipIf(!hasTorch)('committed package agrees with the PyTorch modules', 
   const demNoise = normals(B * 224 * 224, 6);
   const lulcTokens = ints(B * 196, 270, 7);
 
-  function put(name: string, data: Float32Array | BigInt64Array, shape: number[]): TensorSpec {
-    writeFileSync(join(dir, name), Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-    return { file: name, dtype: data instanceof BigInt64Array ? 'int64' : 'float32', shape };
-  }
-  function read(spec: TensorSpec): Float32Array | BigInt64Array {
-    const buf = readFileSync(join(dir, spec.file));
-    const copy = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
-    return spec.dtype === 'int64' ? new BigInt64Array(copy) : new Float32Array(copy);
-  }
+  const put = reference.tensor.bind(reference);
+  const read = reference.read.bind(reference);
   async function run(file: string, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
     let s = sessions.get(file);
     if (!s) {
@@ -114,7 +95,7 @@ describe.skipIf(!hasTorch)('committed package agrees with the PyTorch modules', 
     return s.run(feeds);
   }
 
-  beforeAll(() => {
+  beforeAll(async () => {
     const c = {
       inputs: {
         S2L2A: put('s2.bin', inputs.S2L2A, [B, 12, 224, 224]),
@@ -129,12 +110,9 @@ describe.skipIf(!hasTorch)('committed package agrees with the PyTorch modules', 
         S1RTC: {},
       },
     };
-    writeFileSync(join(dir, 'case.json'), JSON.stringify(c));
-    const r = spawnSync(PYTHON, [join(EXPORTER, 'reference.py'), PKG, dir], { encoding: 'utf8', timeout: 120_000 });
-    if (r.status !== 0) throw new Error(`reference.py failed: ${r.stderr}`);
-    result = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8'));
+    result = await reference.run(PKG, c, 120_000);
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => reference.remove());
 
   it('the manifest passes the runtime schema', () => {
     const pkg = loadPackage(PKG);
