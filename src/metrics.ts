@@ -29,6 +29,19 @@ export function createMetrics() {
       help: 'Bytes read from upstream sources',
       registers: [registry],
     }),
+    modelRuns: new Counter({
+      name: 'tmogc_model_onnx_runs_total',
+      help: 'ONNX runs made by the model batcher, by graph part',
+      labelNames: ['part'] as const,
+      registers: [registry],
+    }),
+    modelBatchRows: new Histogram({
+      name: 'tmogc_model_batch_rows',
+      help: 'Chips stacked into one ONNX run (batching efficiency)',
+      labelNames: ['part'] as const,
+      buckets: [1, 2, 4, 8, 16, 32, 64],
+      registers: [registry],
+    }),
     renderSeconds: new Histogram({
       name: 'tmogc_tile_render_seconds',
       help: 'Time to produce a tile on a cache miss',

@@ -3,6 +3,7 @@ import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createContext } from './http/context.js';
 import { createLogger } from './logger.js';
+import { createMetrics } from './metrics.js';
 import { createModelRuntime, type ModelRuntime } from './model/index.js';
 
 /**
@@ -18,12 +19,18 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger(config.LOG_LEVEL);
+  const metrics = createMetrics();
   let ctx: ReturnType<typeof createContext>;
   let model: ModelRuntime;
   try {
     // The package is validated before anything listens: a bad MODEL_DIR is a configuration error.
-    model = createModelRuntime(config, logger);
-    ctx = createContext(config, { logger, model });
+    model = createModelRuntime(config, logger, {
+      onRun: (part, rows) => {
+        metrics.modelRuns.inc({ part });
+        metrics.modelBatchRows.observe({ part }, rows);
+      },
+    });
+    ctx = createContext(config, { logger, metrics, model });
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n`);
     process.exit(2);

@@ -52,6 +52,9 @@ describe('server process', () => {
     expect(body.status).toBe('ok');
     // The bundled package was loaded and warmed up (sessions exist) before the server listened.
     expect(body.model).toMatchObject({ name: 'terramind-v1-test-random', provider: 'cpu' });
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    // The warm-up ran the encoder once through the batcher, and the run was counted.
+    expect(metrics).toMatch(/tmogc_model_onnx_runs_total\{part="encoder\.onnx"\} [1-9]/);
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
   });
