@@ -1,7 +1,10 @@
 """Reference runner of docs/model-package.md, on the PyTorch modules a package was exported from.
 
   reference.py <package-dir> <case-dir>        equivalence case: reads case.json, writes result.json + tensors
-  reference.py bench <package-dir> [--repeat N] per-stage CPU timings of the torch modules, JSON on stdout
+  reference.py bench <package-dir> [--repeat N] [--batches 1,8] [--threads N] [--stages a,b] [--linear onednn]
+                                               per-stage CPU timings of the torch modules, JSON on stdout;
+                                               builds only the timed modules, init skipped (weights do not
+                                               change the timing), so base packages start in seconds
 
 Random packages are rebuilt from the seed in their manifest (and checked against the package's query tables);
 official packages need --checkpoint-dir (or TERRAMIND_CHECKPOINT_DIR) holding the checkpoints named in the manifest.
@@ -9,6 +12,7 @@ official packages need --checkpoint-dir (or TERRAMIND_CHECKPOINT_DIR) holding th
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 
@@ -126,33 +130,119 @@ def timed(fn, repeat):
     return (time.perf_counter() - t0) / repeat * 1000.0
 
 
+STAGES = ['embed_S2L2A+encoder', 'decoder+head_DEM', 'unet_step_DEM', 'decoder_LULC']
+
+
+def cheap_fill(module):
+    """Deterministic, fast stand-in for the random init: timing needs finite, sane-range values, not the seed's.
+
+    Only modules built under skip_init hold uninitialised memory; filling just the timed ones keeps the rest
+    untouched (no pages, no RSS)."""
+    g = torch.Generator().manual_seed(0)
+    for m in module.modules():
+        if isinstance(m, (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d)):
+            bound = m.weight[0].numel() ** -0.5  # fan-in scaled, like torch's default init
+            m.weight.uniform_(-bound, bound, generator=g)
+            if m.bias is not None:
+                m.bias.zero_()
+        elif isinstance(m, torch.nn.Embedding):
+            m.weight.uniform_(-0.035, 0.035, generator=g)  # std 0.02, as init_weights
+        elif isinstance(m, (torch.nn.LayerNorm, torch.nn.GroupNorm)):
+            m.weight.fill_(1.0)
+            m.bias.zero_()
+
+
+def onednn_linears(module):
+    """Swap every nn.Linear for torch's oneDNN inference Linear (same maths, different GEMM library)."""
+    from torch.utils.mkldnn import MkldnnLinear
+    for name, child in module.named_children():
+        if isinstance(child, torch.nn.Linear):
+            setattr(module, name, MkldnnLinear(child, torch.float32))
+        else:
+            onednn_linears(child)
+    return module
+
+
+def bench_models(manifest, stages):
+    """Modules of the timed stages only, same architecture and shapes as the package, weights by cheap_fill.
+
+    Rebuilding a base package from its seed (backbone with every modality, six tokenizers at official widths) takes
+    minutes and GBs that timing does not need: the graphs are the same whatever the weights."""
+    from build import build_backbone, build_tokenizer, skip_init
+    size = SIZES[manifest['size']]
+    with skip_init():
+        backbone = build_backbone(size, inputs=['S2L2A'], outputs=['DEM'])
+        cheap_fill(backbone)
+        timed = {'backbone': backbone}
+        if 'unet_step_DEM' in stages:
+            dem = build_tokenizer(size, MODALITIES['DEM'])
+            cheap_fill(dem.decoder)
+            timed['DEM'] = dem
+        if 'decoder_LULC' in stages:
+            lulc = build_tokenizer(size, MODALITIES['LULC'])
+            cheap_fill(lulc.post_quant_proj)
+            cheap_fill(lulc.decoder)
+            timed['LULC'] = lulc
+    for m in timed.values():
+        m.eval()
+    return timed
+
+
 @torch.no_grad()
-def bench(pkg_dir, repeat, batches, checkpoint_dir=None, threads=None):
+def bench(pkg_dir, repeat, batches, checkpoint_dir=None, threads=None, stages=None, linear='default'):
+    """Times the PyTorch modules stage by stage; checkpoint_dir is accepted for compatibility and unused."""
     if threads:
         torch.set_num_threads(threads)
-    manifest, backbone, toks = load_models(pkg_dir, checkpoint_dir)
-    d = manifest['architecture']['dim']
+    stages = list(stages or STAGES)
+    unknown = sorted(set(stages) - set(STAGES))
+    if unknown:
+        raise SystemExit(f'unknown stage(s) {unknown}; known: {STAGES}')
+    with open(os.path.join(pkg_dir, 'manifest.json')) as f:
+        manifest = json.load(f)
+    t0 = time.perf_counter()
+    models = bench_models(manifest, stages)
+    if linear == 'onednn':
+        for m in models.values():
+            onednn_linears(m)
+    build_s = time.perf_counter() - t0
+    backbone = models['backbone']
     out = {'package': manifest['name'], 'size': manifest['size'], 'device': 'cpu', 'threads': torch.get_num_threads(),
-           'torch': torch.__version__, 'repeat': repeat, 'unit': 'ms per call', 'stages': {}}
+           'torch': torch.__version__, 'linear': linear, 'weights': 'cheap fill (timing only)',
+           'buildSeconds': round(build_s, 2), 'repeat': repeat, 'unit': 'ms per call', 'stages': {}}
     key = MODALITIES['S2L2A'].input_key
-    dem = toks.get('DEM')
-    lulc = toks.get('LULC')
+    dem_levels = len(SIZES[manifest['size']].divae_levels)
+    lulc_levels = len(SIZES[manifest['size']].lulc_levels)
     for b in batches:
         g = torch.Generator().manual_seed(0)
         pixels = torch.randn(b, 12, 224, 224, generator=g)
-        tokens, emb = backbone.embed_inputs({key: pixels})
-        context = backbone.encode(tokens, emb)
-        levels = len(dem.fsq.levels)
-        code = torch.rand(b, levels, 14, 14, generator=g)
+        code = torch.rand(b, dem_levels, 14, 14, generator=g)
         x = torch.randn(b, 1, 224, 224, generator=g)
         t = torch.full((b,), 999, dtype=torch.int64)
-        stages = {
-            'embed_S2L2A+encoder': lambda: backbone.encode(*backbone.embed_inputs({key: pixels})),
-            'decoder+head_DEM': lambda: backbone.logits(context, MODALITIES['DEM'].output_key),
-            'unet_step_DEM': lambda: dem.decoder(x, t, code),
-            'decoder_LULC': lambda: lulc.decode_code(torch.rand(b, len(lulc.fsq.levels), 14, 14, generator=g)),
+        held = {}
+
+        def encode():
+            held['context'] = backbone.encode(*backbone.embed_inputs({key: pixels}))
+
+        def context():  # the encoder stage's own output when it ran, one extra pass otherwise
+            if 'context' not in held:
+                encode()
+            return held['context']
+
+        fns = {
+            'embed_S2L2A+encoder': encode,
+            'decoder+head_DEM': lambda: backbone.logits(context(), MODALITIES['DEM'].output_key),
+            'unet_step_DEM': lambda: models['DEM'].decoder(x, t, code),
+            'decoder_LULC': lambda: models['LULC'].decode_code(torch.rand(b, lulc_levels, 14, 14, generator=g)),
         }
-        out['stages'][f'batch{b}'] = {name: round(timed(fn, repeat), 2) for name, fn in stages.items()}
+        res = {}
+        for name in STAGES:
+            if name in stages:
+                if name == 'decoder+head_DEM':
+                    context()  # outside the timed calls
+                res[name] = round(timed(fns[name], repeat), 2)
+                print(f'reference bench batch{b} {name}: {res[name]} ms', file=sys.stderr, flush=True)
+        out['stages'][f'batch{b}'] = res
+    out['peakRssMiB'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # Linux: KiB
     return out
 
 
@@ -164,9 +254,13 @@ def main(argv=None):
         ap.add_argument('--repeat', type=int, default=3)
         ap.add_argument('--batches', default='1,8')
         ap.add_argument('--threads', type=int)
-        ap.add_argument('--checkpoint-dir')
+        ap.add_argument('--checkpoint-dir', help='unused: timing does not need the real weights')
+        ap.add_argument('--stages', help=f'comma list of {",".join(STAGES)} (default: all)')
+        ap.add_argument('--linear', choices=['default', 'onednn'], default='default',
+                        help='onednn: nn.Linear through oneDNN instead of the BLAS torch was built with')
         a = ap.parse_args(argv[1:])
-        res = bench(a.package, a.repeat, [int(x) for x in a.batches.split(',')], a.checkpoint_dir, a.threads)
+        res = bench(a.package, a.repeat, [int(x) for x in a.batches.split(',')], a.checkpoint_dir, a.threads,
+                    a.stages.split(',') if a.stages else None, a.linear)
         print(json.dumps(res))
         return
     ap = argparse.ArgumentParser(prog='reference.py')

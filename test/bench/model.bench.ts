@@ -4,10 +4,15 @@
  * PyTorch reference runner (models/exporter/reference.py bench) and the ONNX/PyTorch ratio.
  *
  * Env: BENCH_MODEL_DIR (second package), BENCH_REPEAT (default 3), BENCH_TIMESTEPS (per-chip runs, default 10),
- * BENCH_BATCHES (default 1,8), BENCH_CHIPS (per-chip runs at batch 1, default 2), INTRA_OP_THREADS.
+ * BENCH_BATCHES (default 1,8), BENCH_CHIPS (per-chip runs at batch 1, default 2), INTRA_OP_THREADS,
+ * BENCH_TORCH_LINEAR (comma list of reference.py --linear variants, default "default"; "default,onednn" adds a
+ * column with nn.Linear through oneDNN: Debian's torch here is built on the reference BLAS).
+ * The PyTorch side runs with as many threads as ORT's intra-op pool (INTRA_OP_THREADS, else ORT's default of
+ * one per core), after the ONNX sessions are closed, so the two never hold memory at once.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config.js';
@@ -24,6 +29,9 @@ const TIMESTEPS = Number(process.env.BENCH_TIMESTEPS ?? 10);
 const BATCHES = (process.env.BENCH_BATCHES ?? '1,8').split(',').map(Number);
 const CHIPS = Number(process.env.BENCH_CHIPS ?? 2);
 const config = loadConfig();
+const TORCH_LINEAR = (process.env.BENCH_TORCH_LINEAR ?? 'default').split(',');
+// ORT's default intra-op pool has one thread per core; the reference gets the same count for a fair ratio.
+const TORCH_THREADS = config.INTRA_OP_THREADS || availableParallelism();
 
 let peakRss = 0;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
@@ -40,19 +48,27 @@ async function timeIt(fn: () => Promise<unknown> | unknown, repeat = REPEAT): Pr
   return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
 }
 
-function referenceBench(dir: string): Record<string, Record<string, number>> | undefined {
+type StageTimes = Record<string, Record<string, number>>;
+
+function referenceBench(dir: string, linear: string): StageTimes | undefined {
   const script = join(ROOT, 'models/exporter/reference.py');
   if (!existsSync(script)) {
     console.log('  (no models/exporter/reference.py: PyTorch timings skipped)');
     return undefined;
   }
+  const args = [script, 'bench', dir, '--repeat', String(REPEAT), '--batches', BATCHES.join(','), '--threads', String(TORCH_THREADS), '--linear', linear];
+  console.log(`  PyTorch reference (${linear} linear, ${TORCH_THREADS} threads), node RSS now ${mib(process.memoryUsage().rss)}: python3 ${args.join(' ')}`);
   try {
-    const out = execFileSync('/usr/bin/python3', [script, 'bench', dir, '--repeat', String(REPEAT), '--batches', BATCHES.join(',')], {
+    const t0 = performance.now();
+    const out = execFileSync('/usr/bin/python3', args, {
       encoding: 'utf8',
       maxBuffer: 16 << 20,
       timeout: 3_600_000,
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
-    return JSON.parse(out.trim().split('\n').at(-1)!).stages;
+    const res = JSON.parse(out.trim().split('\n').at(-1)!);
+    console.log(`  PyTorch ${res.torch}: modules built in ${res.buildSeconds} s, run ${((performance.now() - t0) / 1000).toFixed(0)} s, peak RSS ${res.peakRssMiB} MiB`);
+    return res.stages;
   } catch (error) {
     console.log(`  (reference bench failed: ${(error as Error).message.split('\n')[0]})`);
     return undefined;
@@ -145,14 +161,16 @@ async function benchPackage(label: string, dir: string) {
     console.log(`  per chip S2L2A -> DEM + LULC, ${TIMESTEPS} steps, ${batch}: ${cps.toFixed(3)} chips/s (${(1000 / cps).toFixed(0)} ms/chip)`);
   }
   console.log(`  peak RSS: ${mib(peakRss)}`);
-  // PyTorch last: the reference rebuilds every module, which takes minutes for base.
-  const reference = referenceBench(dir);
+  // PyTorch last, after the ONNX sessions are closed: base torch on the reference BLAS runs for many minutes.
+  const references = TORCH_LINEAR.map((linear) => [linear, referenceBench(dir, linear)] as const);
   for (const [batch, stages] of Object.entries(results)) {
     console.log(`  ${batch}:`);
     for (const [stage, ms] of Object.entries(stages)) {
-      const ref = reference?.[batch]?.[stage];
-      const ratio = ref ? `  PyTorch ${ref.toFixed(2)} ms  ONNX/PyTorch ${(ms / ref).toFixed(2)}` : '';
-      console.log(`    ${stage.padEnd(22)} ${ms.toFixed(2).padStart(10)} ms${ratio}`);
+      const cols = references.map(([linear, ref]) => {
+        const r = ref?.[batch]?.[stage];
+        return r ? `  PyTorch[${linear}] ${r.toFixed(2)} ms  ONNX/PyTorch ${(ms / r).toFixed(3)}` : '';
+      });
+      console.log(`    ${stage.padEnd(22)} ${ms.toFixed(2).padStart(10)} ms${cols.join('')}`);
     }
   }
 }
