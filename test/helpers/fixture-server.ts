@@ -1,4 +1,4 @@
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
@@ -41,11 +41,9 @@ export async function startFixtureServer(root: string = FIXTURES): Promise<Fixtu
     }
     const type = file.endsWith('.json') ? 'application/json' : file.endsWith('.tif') ? 'image/tiff' : 'application/octet-stream';
     if (file.endsWith('.json')) {
-      import('node:fs').then(({ readFileSync }) => {
-        const body = readFileSync(file, 'utf8').replaceAll('{{BASE}}', base);
-        requests.push({ path, bytes: Buffer.byteLength(body) });
-        res.writeHead(200, { 'content-type': type, 'content-length': Buffer.byteLength(body) }).end(body);
-      });
+      const body = readFileSync(file, 'utf8').replaceAll('{{BASE}}', base);
+      requests.push({ path, bytes: Buffer.byteLength(body) });
+      res.writeHead(200, { 'content-type': type, 'content-length': Buffer.byteLength(body) }).end(body);
       return;
     }
     const range = req.headers.range;
