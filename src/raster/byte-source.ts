@@ -190,7 +190,8 @@ export function mergeRuns(indices: number[]): { first: number; last: number }[] 
   return runs;
 }
 
-function raceAbort<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+/** Stops waiting for a shared promise when the caller's signal fires; the shared work itself goes on. */
+export function raceAbort<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return promise;
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {

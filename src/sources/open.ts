@@ -5,7 +5,7 @@ import type { Metrics } from '../metrics.js';
 import { MODALITIES, type Modality } from '../modalities.js';
 import type { GuardedFetch } from '../net/types.js';
 import { createBlockCache, snapshotStats, type ByteStats } from '../raster/block-cache.js';
-import { CachedByteSource, fileRangeReader, httpRangeReader } from '../raster/byte-source.js';
+import { CachedByteSource, fileRangeReader, httpRangeReader, raceAbort } from '../raster/byte-source.js';
 import { openCog, type CogDataset, type GeoreferenceHint } from '../raster/cog.js';
 import { createDecodedTileCache } from '../raster/decoded-cache.js';
 import type { ModalitySource } from '../stac/types.js';
@@ -85,7 +85,7 @@ export function createSourceOpener(ctx: SourceOpenerContext): SourceOpener {
       datasets.set(key, pending);
       pending.catch(() => datasets.delete(key));
     }
-    return raceSignal(pending, signal);
+    return raceAbort(pending, signal);
   }
 
   async function openReader(href: string, modality: Modality, options: OpenOptions): Promise<ModalityReader> {
@@ -134,7 +134,7 @@ export function createSourceOpener(ctx: SourceOpenerContext): SourceOpener {
         pending.catch(() => undefined);
         ctx.logger?.debug({ href, modality }, 'opening source');
       }
-      return raceSignal(pending, options.signal);
+      return raceAbort(pending, options.signal);
     },
     stats: () => ({
       ...snapshotStats(blocks.stats),
@@ -171,14 +171,4 @@ function looksLikeJson(head: Uint8Array): boolean {
 function normalizeError(href: string, error: unknown): unknown {
   if (isOgcError(error) || (error instanceof Error && error.name === 'AbortError')) return error;
   return upstreamError(`Opening ${href} failed: ${error instanceof Error ? error.message : String(error)}`, error);
-}
-
-function raceSignal<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
