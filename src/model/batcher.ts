@@ -56,17 +56,21 @@ export function createBatcher(options: BatcherOptions): Batcher {
     void execute(group);
   };
 
+  /** One caller's run on its own tensors; its error goes to that caller only. */
+  const runAlone = async (part: string, item: Pending) => {
+    try {
+      const out = await options.run(part, item.feeds);
+      options.onRun?.(part, item.rows, 1);
+      item.resolve(out);
+    } catch (error) {
+      item.reject(error);
+    }
+  };
+
   const execute = async (group: Group) => {
     const { part, items } = group;
     if (items.length === 1) {
-      const only = items[0]!;
-      try {
-        const out = await options.run(part, only.feeds);
-        options.onRun?.(part, only.rows, 1);
-        only.resolve(out);
-      } catch (error) {
-        only.reject(error);
-      }
+      await runAlone(part, items[0]!);
       return;
     }
     let outputs: Feeds;
@@ -76,17 +80,7 @@ export function createBatcher(options: BatcherOptions): Batcher {
     } catch {
       // One caller's tensors can fail a joint run (e.g. an input the graph rejects): rerun each caller alone so
       // only that caller sees the error.
-      await Promise.all(
-        items.map(async (item) => {
-          try {
-            const out = await options.run(part, item.feeds);
-            options.onRun?.(part, item.rows, 1);
-            item.resolve(out);
-          } catch (error) {
-            item.reject(error);
-          }
-        }),
-      );
+      await Promise.all(items.map((item) => runAlone(part, item)));
       return;
     }
     let offset = 0;
