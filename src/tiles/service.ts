@@ -1,7 +1,7 @@
 import type { CacheStatus, Produced } from '../cache/tile-cache.js';
 import type { CachedObject } from '../cache/store.js';
 import type { CollectionRegistry, ResolvedCollection } from '../collections/registry.js';
-import { badRequest, isOgcError } from '../errors.js';
+import { badRequest } from '../errors.js';
 import { mercatorToLonLat, resolveTile, tileBounds, tileGrid, tileMatrixSetLimits, type Bbox, type TileMatrixLimits } from '../grid/tiles.js';
 import type { TileMatrixSetEntry } from '../grid/tms.js';
 import type { Logger } from '../logger.js';
@@ -100,25 +100,12 @@ export class TileService {
         image = transparentImage(grid.width, grid.height);
       } else {
         const raster = await reader.read(grid);
-        image = this.renderOrBadRequest(raster, collection);
+        image = this.deps.render(raster, collection.modality, collection.render);
       }
       const body = await this.deps.encode(image, format);
       this.deps.metrics?.renderSeconds.observe({ modality: collection.modality }, (performance.now() - started) / 1000);
       return { body, contentType: contentTypeOf(format) };
     });
-  }
-
-  private renderOrBadRequest(raster: Raster, collection: ResolvedCollection): RgbaImage {
-    try {
-      return this.deps.render(raster, collection.modality, collection.render);
-    } catch (error) {
-      if (isOgcError(error)) throw error;
-      // Render parameters are validated with zod inside the renderer: a failure there is the client's input.
-      if (error instanceof Error && error.name === 'ZodError') {
-        throw badRequest(`Invalid render parameters for ${collection.modality}: ${error.message}`, error);
-      }
-      throw error;
-    }
   }
 }
 
