@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { notFound } from '../errors.js';
-import { parseTileIndex, resolveTile, type TileMatrixLimits } from '../grid/tiles.js';
+import { resolveTile, type TileMatrixLimits } from '../grid/tiles.js';
 import { getTileMatrixSet, listTileMatrixSets } from '../grid/tms.js';
 import { tileJsonDocument, tilesetDocument, tilesetsListDocument, tileTemplate } from '../ogc/tilesets.js';
 import type { CollectionView } from '../ogc/collections.js';
@@ -47,7 +47,6 @@ export function tileRoutes(ctx: AppContext): Hono {
     const tms = getTileMatrixSet(c.req.param('tileMatrixSetId'));
     const address = { tileMatrix: c.req.param('tileMatrix'), tileRow: c.req.param('tileRow'), tileCol: c.req.param('tileCol') };
     // Cheap checks first, so malformed or impossible tiles never touch the source.
-    parseTileIndex('tileMatrix', address.tileMatrix);
     resolveTile(tms, address);
     const format = tileFormat(c);
     const collection = resolve(c);
