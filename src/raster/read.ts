@@ -2,6 +2,7 @@ import { badRequest } from '../errors.js';
 import { readCogWindow, type CogDataset, type CogLevel } from './cog.js';
 import type { Grid } from './raster.js';
 import {
+  TOLERANCE_FRACTION,
   sampleWindow,
   sourceCoordinates,
   sourcePixelsPerTargetPixel,
@@ -34,8 +35,6 @@ export interface GridRead {
 
 /** Largest window (in pixels) one read may decode: beyond it the request asks for too coarse a view. */
 const MAX_WINDOW_PIXELS = 6000 * 6000;
-/** Interpolation tolerance of the approximate transformer, in source pixels (GDAL's default). */
-const TOLERANCE_PIXELS = 0.125;
 
 /** Overview choice: the coarsest level still at least as fine as the target needs (gdalwarp/rio-tiler). */
 export function selectLevel(levels: CogLevel[], sourcePixelsPerTarget: number): number {
@@ -47,9 +46,14 @@ export function selectLevel(levels: CogLevel[], sourcePixelsPerTarget: number): 
   return chosen;
 }
 
+/** Size of a full-resolution pixel along the image's x axis, in CRS units (rotation-safe). */
+export function datasetPixelSize(dataset: CogDataset): number {
+  return Math.hypot(dataset.transform[0], dataset.transform[3]);
+}
+
+/** Source coordinates of the target's pixels, interpolated to within a fraction of a source pixel. */
 export function datasetCoordinates(dataset: CogDataset, target: Grid): SourceCoordinates {
-  const pixelSize = Math.hypot(dataset.transform[0], dataset.transform[3]);
-  return sourceCoordinates(target, dataset.crs, pixelSize * TOLERANCE_PIXELS);
+  return sourceCoordinates(target, dataset.crs, datasetPixelSize(dataset) * TOLERANCE_FRACTION);
 }
 
 export async function readOntoGrid(

@@ -3,7 +3,7 @@ import { transformBounds } from '../geo/crs.js';
 import { MODALITIES } from '../modalities.js';
 import type { CogDataset } from '../raster/cog.js';
 import { createRaster, gridBounds, type Grid, type Raster } from '../raster/raster.js';
-import { datasetCoordinates, readOntoGrid } from '../raster/read.js';
+import { datasetCoordinates, datasetPixelSize, readOntoGrid } from '../raster/read.js';
 import type { Resampling, SourceCoordinates } from '../raster/warp.js';
 import type { BandSource, ModalitySource } from '../stac/types.js';
 import { applyValueTransform } from '../stac/value-transforms.js';
@@ -17,7 +17,7 @@ import type { ModalityReader } from './types.js';
 export function createModalityReader(source: ModalitySource, datasets: Map<string, CogDataset>): ModalityReader {
   const expected = MODALITIES[source.modality].bands;
   const finest = [...datasets.values()].reduce((best, dataset) =>
-    pixelSize(dataset) < pixelSize(best) ? dataset : best,
+    datasetPixelSize(dataset) < datasetPixelSize(best) ? dataset : best,
   );
   for (const band of source.bands) {
     const dataset = datasets.get(band.href);
@@ -38,7 +38,7 @@ export function createModalityReader(source: ModalitySource, datasets: Map<strin
     id: source.id,
     bounds,
     crs: finest.crs,
-    resolution: pixelSize(finest),
+    resolution: datasetPixelSize(finest),
     async read(target: Grid, options = {}): Promise<Raster> {
       const resampling: Resampling = categorical ? 'nearest' : (options.resampling ?? 'bilinear');
       const raster = createRaster(target, [...expected], source.modality);
@@ -71,10 +71,6 @@ export function createModalityReader(source: ModalitySource, datasets: Map<strin
       return raster;
     },
   };
-}
-
-function pixelSize(dataset: CogDataset): number {
-  return Math.hypot(dataset.transform[0], dataset.transform[3]);
 }
 
 function groupByHref(bands: BandSource[]): Map<string, { band: BandSource; position: number }[]> {
