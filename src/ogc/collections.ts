@@ -1,4 +1,4 @@
-import { href, MEDIA, REL, selfAndAlternate, type Link, type QueryPairs } from './links.js';
+import { CRS84, href, MEDIA, REL, selfAndAlternate, type Link, type QueryPairs } from './links.js';
 
 /** Collection documents (OGC API - Common Part 2), shaped for GDAL's OGCAPI driver and the Tiles ETS. */
 export interface CollectionView {
@@ -9,8 +9,6 @@ export interface CollectionView {
   linkQuery: QueryPairs;
   attribution?: string;
 }
-
-const CRS84 = 'http://www.opengis.net/def/crs/OGC/1.3/CRS84';
 
 export function collectionPath(id: string): string {
   return `/collections/${encodeURIComponent(id)}`;

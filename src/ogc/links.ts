@@ -29,6 +29,9 @@ export const REL = {
   geodata: 'http://www.opengis.net/def/rel/ogc/1.0/geodata',
 } as const;
 
+/** The CRS URI of lon/lat bounding boxes in collection and tileset documents. */
+export const CRS84 = 'http://www.opengis.net/def/crs/OGC/1.3/CRS84';
+
 export const MEDIA = {
   json: 'application/json',
   html: 'text/html',

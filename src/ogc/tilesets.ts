@@ -2,7 +2,7 @@ import { MAX_MERCATOR_LAT, type TileMatrixLimits } from '../grid/tiles.js';
 import type { TileMatrixSetEntry } from '../grid/tms.js';
 import type { CollectionView } from './collections.js';
 import { collectionPath } from './collections.js';
-import { href, MEDIA, REL, type Link, type QueryPairs } from './links.js';
+import { CRS84, href, MEDIA, REL, type Link, type QueryPairs } from './links.js';
 
 /**
  * Tileset metadata, tilesets lists and TileJSON for one collection (OGC API - Tiles Part 1, TMS 2.0).
@@ -14,8 +14,6 @@ export const TILE_FORMATS = [
   { f: 'webp', type: 'image/webp' },
   { f: 'jpeg', type: 'image/jpeg' },
 ] as const;
-
-const CRS84 = 'http://www.opengis.net/def/crs/OGC/1.3/CRS84';
 
 export function tilesPath(collectionId: string): string {
   return `${collectionPath(collectionId)}/map/tiles`;
