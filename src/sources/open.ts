@@ -8,10 +8,10 @@ import { createBlockCache, snapshotStats, type ByteStats } from '../raster/block
 import { CachedByteSource, fileRangeReader, httpRangeReader, raceAbort } from '../raster/byte-source.js';
 import { openCog, type CogDataset, type GeoreferenceHint } from '../raster/cog.js';
 import { createDecodedTileCache } from '../raster/decoded-cache.js';
+import { resolveModalitySource } from '../stac/resolve.js';
 import type { ModalitySource } from '../stac/types.js';
 import { createModalityReader } from './modality-reader.js';
 import { plainGeoTiffSource } from './plain-geotiff.js';
-import { resolveStacItem } from './stac-item.js';
 import type { ModalityReader } from './types.js';
 
 export interface SourceOpenerContext {
@@ -104,7 +104,7 @@ export function createSourceOpener(ctx: SourceOpenerContext): SourceOpener {
       } catch (error) {
         throw upstreamError(`${href} starts like JSON but does not parse (${(error as Error).message})`, error);
       }
-      modalitySource = await resolveStacItem(item, href, modality);
+      modalitySource = resolveModalitySource(item, href, modality);
     } else if (head.length === 0) {
       throw upstreamError(`${href} is empty: not a GeoTIFF or STAC item`);
     } else {
