@@ -22,6 +22,7 @@ import { Rng } from '../../src/model/rng.js';
 import { createModelRuntime } from '../../src/model/runtime.js';
 import { sampleTokens } from '../../src/model/sampling.js';
 import { ModelSessions } from '../../src/model/sessions.js';
+import { PYTHON, REFERENCE_RUNNER } from '../helpers/reference-case.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
@@ -51,16 +52,15 @@ async function timeIt(fn: () => Promise<unknown> | unknown, repeat = REPEAT): Pr
 type StageTimes = Record<string, Record<string, number>>;
 
 function referenceBench(dir: string, linear: string): StageTimes | undefined {
-  const script = join(ROOT, 'models/exporter/reference.py');
-  if (!existsSync(script)) {
+  if (!existsSync(REFERENCE_RUNNER)) {
     console.log('  (no models/exporter/reference.py: PyTorch timings skipped)');
     return undefined;
   }
-  const args = [script, 'bench', dir, '--repeat', String(REPEAT), '--batches', BATCHES.join(','), '--threads', String(TORCH_THREADS), '--linear', linear];
+  const args = [REFERENCE_RUNNER, 'bench', dir, '--repeat', String(REPEAT), '--batches', BATCHES.join(','), '--threads', String(TORCH_THREADS), '--linear', linear];
   console.log(`  PyTorch reference (${linear} linear, ${TORCH_THREADS} threads), node RSS now ${mib(process.memoryUsage().rss)}: python3 ${args.join(' ')}`);
   try {
     const t0 = performance.now();
-    const out = execFileSync('/usr/bin/python3', args, {
+    const out = execFileSync(PYTHON, args, {
       encoding: 'utf8',
       maxBuffer: 16 << 20,
       timeout: 3_600_000,
