@@ -133,14 +133,14 @@ class Tokenizer(nn.Module):
         z = self.quant_proj(self.encoder(self.prepare(image), pos))
         return self.fsq.index_from_numbers(self.fsq.numbers(z)).flatten(1)
 
+    def init_random(self):
+        init_weights(self)
+
 
 class DiVAE(Tokenizer):
     def __init__(self, vit: VitConfig, unet: UNetConfig, channels: int, levels: Sequence[int]):
         super().__init__(vit, channels, levels, one_hot=False)
         self.decoder = PatchedUNet(unet, channels, len(levels))
-
-    def init_random(self):
-        init_weights(self)
 
 
 class VQVAE(Tokenizer):
@@ -151,6 +151,3 @@ class VQVAE(Tokenizer):
 
     def decode_code(self, code, pos=None):
         return self.decoder(self.post_quant_proj(code), pos)
-
-    def init_random(self):
-        init_weights(self)
