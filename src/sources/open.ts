@@ -58,7 +58,8 @@ export function createSourceOpener(ctx: SourceOpenerContext): SourceOpener {
   const decoded = ctx.decodedCacheBytes === 0 ? undefined : createDecodedTileCache(ctx.decodedCacheBytes);
   const readers = new LRUCache<string, Promise<ModalityReader>>({ max: ctx.maxReaders ?? 256 });
   const datasets = new LRUCache<string, Promise<CogDataset>>({ max: ctx.maxDatasets ?? 512 });
-  const sources = new Map<string, CachedByteSource>();
+  // Byte sources only remember a file's size and batch block fetches; the blocks live in the shared cache.
+  const sources = new LRUCache<string, CachedByteSource>({ max: 4096 });
 
   function byteSource(href: string, trusted: boolean): CachedByteSource {
     const scheme = schemeOf(href);
@@ -71,7 +72,6 @@ export function createSourceOpener(ctx: SourceOpenerContext): SourceOpener {
       const read = scheme === 'file:' ? fileRangeReader(href) : httpRangeReader(href, ctx.fetch);
       source = new CachedByteSource(href, read, blocks);
       sources.set(href, source);
-      if (sources.size > 4096) sources.delete(sources.keys().next().value!);
     }
     return source;
   }
