@@ -50,6 +50,19 @@ function tilesetLinks(base: string, collection: CollectionView, tms: TileMatrixS
   return links;
 }
 
+/** The members a tileset shares with its entry in the tilesets list (what the Tiles ETS reads in both). */
+function tilesetSummary(base: string, collection: CollectionView, tms: TileMatrixSetEntry, limits: TileMatrixLimits[]) {
+  return {
+    title: `${collection.title} (${tms.definition.id})`,
+    dataType: 'map',
+    crs: tms.crsUri,
+    tileMatrixSetURI: tms.definition.uri,
+    tileMatrixSetId: tms.definition.id,
+    tileMatrixSetLimits: limits,
+    links: tilesetLinks(base, collection, tms),
+  };
+}
+
 /** Full tileset metadata (`.../map/tiles/{tileMatrixSetId}`). */
 export function tilesetDocument(
   base: string,
@@ -58,19 +71,15 @@ export function tilesetDocument(
   limits: TileMatrixLimits[],
   bounds: readonly number[],
 ) {
+  const { links, ...summary } = tilesetSummary(base, collection, tms, limits);
   return {
-    title: `${collection.title} (${tms.definition.id})`,
+    ...summary,
     description: collection.description,
-    dataType: 'map',
-    crs: tms.crsUri,
-    tileMatrixSetURI: tms.definition.uri,
-    tileMatrixSetId: tms.definition.id,
-    tileMatrixSetLimits: limits,
     tileMatrixSet: tms.definition,
     boundingBox: { lowerLeft: [bounds[0], bounds[1]], upperRight: [bounds[2], bounds[3]], crs: CRS84 },
     attribution: collection.attribution,
     mediaTypes: TILE_FORMATS.map((format) => format.type),
-    links: tilesetLinks(base, collection, tms),
+    links,
   };
 }
 
@@ -85,15 +94,7 @@ export function tilesetsListDocument(
       { href: href(base, tilesPath(collection.id), collection.linkQuery, [['f', 'json']]), rel: 'self', type: MEDIA.json, title: 'Map tilesets' },
       { href: href(base, collectionPath(collection.id), collection.linkQuery), rel: REL.geodata, type: MEDIA.json, title: collection.title },
     ],
-    tilesets: sets.map(({ tms, limits }) => ({
-      title: `${collection.title} (${tms.definition.id})`,
-      dataType: 'map',
-      crs: tms.crsUri,
-      tileMatrixSetURI: tms.definition.uri,
-      tileMatrixSetId: tms.definition.id,
-      tileMatrixSetLimits: limits,
-      links: tilesetLinks(base, collection, tms),
-    })),
+    tilesets: sets.map(({ tms, limits }) => tilesetSummary(base, collection, tms, limits)),
   };
 }
 
