@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPackage } from '../src/model/manifest.js';
+import { Rng } from '../src/model/rng.js';
 import { PYTHON, ReferenceCase, type ReferenceResult } from './helpers/reference-case.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -20,23 +21,11 @@ const D = 32;
 
 const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, onnx'], { encoding: 'utf8' }).status === 0;
 
-/** Deterministic pseudo-random numbers (no Math.random: failures must reproduce). */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-function normals(n: number, seed: number): Float32Array {
-  const r = lcg(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 1) out[i] = Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
-  return out;
-}
+/** Seeded inputs from the model's own generator (no Math.random: failures must reproduce). */
+const normals = (n: number, seed: number): Float32Array => new Rng(seed).normalArray(n);
 function ints(n: number, max: number, seed: number): BigInt64Array {
-  const r = lcg(seed);
-  return BigInt64Array.from({ length: n }, () => BigInt(Math.floor(r() * max)));
+  const rng = new Rng(seed);
+  return BigInt64Array.from({ length: n }, () => BigInt(Math.floor(rng.uniform() * max)));
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
