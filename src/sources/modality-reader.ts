@@ -28,6 +28,12 @@ export function createModalityReader(source: ModalitySource, datasets: Map<strin
       );
     }
   }
+  // Coordinates are computed once per CRS and shared by its files, so they take the tolerance of the finest one.
+  const finestByCrs = new Map<string, CogDataset>();
+  for (const dataset of datasets.values()) {
+    const best = finestByCrs.get(dataset.crs);
+    if (!best || datasetPixelSize(dataset) < datasetPixelSize(best)) finestByCrs.set(dataset.crs, dataset);
+  }
   const bounds =
     source.bbox ?? transformBounds(gridBounds({ ...finest, crs: finest.crs }), finest.crs, 'EPSG:4326') ?? [-180, -90, 180, 90];
   // Class rasters are never interpolated: a blend of class 2 and 6 is not class 4.
@@ -50,7 +56,7 @@ export function createModalityReader(source: ModalitySource, datasets: Map<strin
           const dataset = datasets.get(href)!;
           let coords = coordsByCrs.get(dataset.crs);
           if (!coords) {
-            coords = datasetCoordinates(dataset, target);
+            coords = datasetCoordinates(finestByCrs.get(dataset.crs)!, target);
             coordsByCrs.set(dataset.crs, coords);
           }
           const read = await readOntoGrid(
