@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import { badRequest } from '../errors.js';
-import type { ImageFormat } from '../render/types.js';
+import { IMAGE_FORMATS, IMAGE_MEDIA_TYPES, type ImageFormat } from '../render/types.js';
 
 /**
  * Content negotiation and absolute base URLs. Documents are JSON unless HTML is asked for explicitly
@@ -80,13 +80,6 @@ const TILE_F: Record<string, ImageFormat> = {
   'image/jpeg': 'jpeg',
 };
 
-/** Order of preference on equal quality: PNG keeps transparency, WebP is smaller, JPEG last. */
-const TILE_PREFERENCE: [ImageFormat, string][] = [
-  ['png', 'image/png'],
-  ['webp', 'image/webp'],
-  ['jpeg', 'image/jpeg'],
-];
-
 export function tileFormat(c: Context): ImageFormat {
   const f = c.req.query('f');
   if (f !== undefined) {
@@ -97,8 +90,8 @@ export function tileFormat(c: Context): ImageFormat {
   const entries = parseAccept(c.req.header('accept'));
   let chosen: ImageFormat = 'png';
   let bestQ = 0;
-  for (const [format, mediaType] of TILE_PREFERENCE) {
-    const q = qualityOf(entries, mediaType);
+  for (const format of IMAGE_FORMATS) {
+    const q = qualityOf(entries, IMAGE_MEDIA_TYPES[format]);
     if (q > bestQ) {
       bestQ = q;
       chosen = format;

@@ -1,6 +1,7 @@
 import { TILE_MATRIX_SET_IDS } from '../grid/tms.js';
 import { MODALITY_IDS, type Modality } from '../modalities.js';
 import { renderParamsSchema } from '../render/index.js';
+import { IMAGE_FORMATS, IMAGE_MEDIA_TYPES } from '../render/types.js';
 import { SERVICE_TITLE } from '../ogc/common.js';
 import type { AppContext } from './context.js';
 
@@ -114,7 +115,7 @@ export function buildOpenApi(base: string, ctx: Pick<AppContext, 'collections'>)
             '200': {
               description: 'The tile (a transparent image where the collection has no data)',
               headers: { ETag: { schema: { type: 'string' } }, 'X-Cache': { schema: { type: 'string', enum: ['hit', 'miss', 'bypass'] } } },
-              content: Object.fromEntries(['image/png', 'image/webp', 'image/jpeg'].map((type) => [type, { schema: { type: 'string', format: 'binary' } }])),
+              content: Object.fromEntries(IMAGE_FORMATS.map((format) => [IMAGE_MEDIA_TYPES[format], { schema: { type: 'string', format: 'binary' } }])),
             },
             '304': { description: 'Not modified (If-None-Match)' },
             ...exceptionResponses,

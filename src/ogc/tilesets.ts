@@ -1,5 +1,6 @@
 import { MAX_MERCATOR_LAT, type TileMatrixLimits } from '../grid/tiles.js';
 import type { TileMatrixSetEntry } from '../grid/tms.js';
+import { IMAGE_FORMATS, IMAGE_MEDIA_TYPES } from '../render/types.js';
 import type { CollectionView } from './collections.js';
 import { collectionPath } from './collections.js';
 import { CRS84, href, MEDIA, REL, type Link, type QueryPairs } from './links.js';
@@ -9,11 +10,7 @@ import { CRS84, href, MEDIA, REL, type Link, type QueryPairs } from './links.js'
  * Item links are typed (GDAL picks by `type`, OpenLayers crashes on untyped ones) and templated with
  * {tileMatrix}/{tileRow}/{tileCol}; every href keeps the collection's query.
  */
-export const TILE_FORMATS = [
-  { f: 'png', type: 'image/png' },
-  { f: 'webp', type: 'image/webp' },
-  { f: 'jpeg', type: 'image/jpeg' },
-] as const;
+export const TILE_FORMATS = IMAGE_FORMATS.map((f) => ({ f, type: IMAGE_MEDIA_TYPES[f] }));
 
 export function tilesPath(collectionId: string): string {
   return `${collectionPath(collectionId)}/map/tiles`;

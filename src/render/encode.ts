@@ -1,10 +1,8 @@
 import sharp from 'sharp';
-import type { ImageFormat, RgbaImage } from './types.js';
-
-const CONTENT_TYPES: Record<ImageFormat, string> = { png: 'image/png', webp: 'image/webp', jpeg: 'image/jpeg' };
+import { IMAGE_MEDIA_TYPES, type ImageFormat, type RgbaImage } from './types.js';
 
 export function contentTypeOf(format: ImageFormat): string {
-  return CONTENT_TYPES[format];
+  return IMAGE_MEDIA_TYPES[format];
 }
 
 /**
