@@ -182,7 +182,8 @@ interface ValidRequest {
   grid?: Grid;
 }
 
-function modalityName(name: string, what: string): Modality {
+/** A user's spelling of a modality -> its id, or OgcError('bad-request') listing the known ones. */
+export function modalityName(name: string, what: string): Modality {
   const id = parseModality(name);
   if (!id) throw badRequest(`Unknown ${what} modality '${name}'. Known modalities: ${Object.keys(MODALITIES).join(', ')}.`);
   return id;

@@ -1,9 +1,9 @@
 import { randomInt } from 'node:crypto';
 import { badRequest } from '../errors.js';
-import { parseModality, type Modality } from '../modalities.js';
+import type { Modality } from '../modalities.js';
 import { createRaster, type Raster } from '../raster/raster.js';
 import { PIXELS } from './generate.js';
-import type { GenerateRequest, ModelRuntime } from './runtime.js';
+import { modalityName, type GenerateRequest, type ModelRuntime } from './runtime.js';
 
 /**
  * Generation over rasters larger than one chip (terramind-reference.md §4.5): overlapping 224-pixel chips with
@@ -58,11 +58,7 @@ export async function generateTiled(runtime: ModelRuntime, request: TiledRequest
   const xs = chipOffsets(width);
   const ys = chipOffsets(height);
   const seed = request.seed ?? randomInt(0, 2 ** 31);
-  const outputs = request.outputs.map((name) => {
-    const id = parseModality(name);
-    if (!id) throw badRequest(`Unknown output modality '${name}'.`);
-    return id;
-  });
+  const outputs = request.outputs.map((name) => modalityName(name, 'output'));
   const size = width * height;
   const acc = new Map<Modality, { sums: Float32Array[]; bandNames: string[]; classes: boolean }>();
   const weightSum = new Float32Array(size);
