@@ -21,9 +21,6 @@ for (let zone = 1; zone <= 60; zone++) {
 }
 for (const [code, definition] of Object.entries(DEFINITIONS)) proj4.defs(code, definition);
 
-/** Codes supported, for error messages and capability documents. */
-export const SUPPORTED_CRS = Object.keys(DEFINITIONS);
-
 /**
  * Normalises the spellings a CRS arrives in (EPSG:n, OGC CRS84, OGC/EPSG URIs, a bare number) to "EPSG:n".
  * CRS84 maps to EPSG:4326 because the service keeps every geographic coordinate in lon/lat order.
@@ -40,10 +37,6 @@ export function normalizeCrs(value: string | number): string {
   const crs = `EPSG:${Number(match[1])}`;
   if (!(crs in DEFINITIONS)) throw badRequest(`Unsupported CRS ${crs}: supported are ${describeSupported()}`);
   return crs;
-}
-
-export function isSupportedCrs(crs: string): boolean {
-  return crs in DEFINITIONS;
 }
 
 function describeSupported(): string {

@@ -1,6 +1,6 @@
 import { GeoTIFF, type GeoTIFFImage, type TypedArray } from 'geotiff';
 import { badRequest, isOgcError, upstreamError } from '../errors.js';
-import { isSupportedCrs, normalizeCrs } from '../geo/crs.js';
+import { normalizeCrs } from '../geo/crs.js';
 import type { Affine } from './raster.js';
 import { CachedByteSource, asUpstreamError } from './byte-source.js';
 import { registerFastDecoders } from './decoders.js';
@@ -158,16 +158,14 @@ function readCrs(image: GeoTIFFImage, url: string, hint?: string): string {
   const keys = image.getGeoKeys() ?? {};
   const code = (keys.ProjectedCSTypeGeoKey ?? keys.GeographicTypeGeoKey) as number | undefined;
   // 32767 is "user-defined": the file carries a custom definition this service does not interpret.
-  if ((code === undefined || code === 32767) && hint) return normalizeCrs(hint);
   if (code === undefined || code === 32767) {
+    if (hint) return normalizeCrs(hint);
     throw badRequest(
       `${url} declares no EPSG code (ProjectedCSTypeGeoKey/GeographicTypeGeoKey missing or user-defined); ` +
         'reproject it to an EPSG CRS, or describe it with a STAC item giving proj:code',
     );
   }
-  const crs = `EPSG:${code}`;
-  if (!isSupportedCrs(crs)) normalizeCrs(crs); // throws the 400 that lists the supported codes
-  return crs;
+  return normalizeCrs(code); // a 400 listing the supported codes when this one is not
 }
 
 function readTransform(image: GeoTIFFImage, url: string, hint?: Affine): Affine {
@@ -179,8 +177,8 @@ function readTransform(image: GeoTIFFImage, url: string, hint?: Affine): Affine 
   } else {
     const tiepoint = directory.getValue('ModelTiepoint') as ArrayLike<number> | undefined;
     const scale = directory.getValue('ModelPixelScale') as ArrayLike<number> | undefined;
-    if ((!tiepoint || !scale || tiepoint.length > 6) && hint) return hint;
     if (!tiepoint || !scale || tiepoint.length > 6) {
+      if (hint) return hint;
       // Several tie points and no pixel scale: ground control points only (e.g. Sentinel-1 GRD).
       throw badRequest(
         `${url} is georeferenced by ground control points only (no geotransform); ` +
