@@ -1,6 +1,4 @@
 import { fromFile, fromUrl, type GeoTIFF } from 'geotiff';
-
-// geotiff.js accepts BlockedSource options in fromUrl but its RemoteSourceOptions type omits them.
 import { badRequest } from '../errors.js';
 import type { Modality } from '../modalities.js';
 import type { Affine, Raster } from '../raster/raster.js';
@@ -12,6 +10,7 @@ import type { Affine, Raster } from '../raster/raster.js';
 export async function readGeoTiffRaster(location: string, modality?: Modality): Promise<Raster> {
   let tiff: GeoTIFF;
   try {
+    // geotiff.js accepts BlockedSource options in fromUrl but its RemoteSourceOptions type omits them.
     tiff = /^https?:\/\//i.test(location) ? await fromUrl(location, { blockSize: 65536 } as Parameters<typeof fromUrl>[1]) : await fromFile(location);
   } catch (error) {
     throw badRequest(`Cannot open GeoTIFF ${location}: ${(error as Error).message}`, error);
