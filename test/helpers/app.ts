@@ -2,7 +2,6 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createApp } from '../../src/app.js';
 import type { CollectionConfig } from '../../src/collections/config.js';
-import { loadCollectionsFile } from '../../src/collections/config.js';
 import { loadConfig } from '../../src/config.js';
 import { MemoryCacheStore } from '../../src/cache/memory-store.js';
 import { createContext, type AppContext } from '../../src/http/context.js';
@@ -36,7 +35,7 @@ export async function startTestApp(
   });
   const ctx = createContext(config, {
     cacheStore: new MemoryCacheStore(64 * 1024 * 1024),
-    collections: options.collections ?? loadCollectionsFile(config.COLLECTIONS_FILE),
+    collections: options.collections,
   });
   const app = createApp(ctx);
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
