@@ -18,11 +18,16 @@ export interface TileMatrixLimits {
 
 const EARTH_RADIUS = 6378137;
 /** Latitude where WebMercatorQuad's square world ends. */
-export const MAX_MERCATOR_LAT = 85.0511287798066;
+const MAX_MERCATOR_LAT = 85.0511287798066;
+
+/** A latitude limited to WebMercatorQuad's square world. */
+export function clampMercatorLat(lat: number): number {
+  return Math.max(-MAX_MERCATOR_LAT, Math.min(MAX_MERCATOR_LAT, lat));
+}
 
 /** CRS84 lon/lat -> EPSG:3857 metres (spherical Mercator; exact for the tile grid). */
 export function lonLatToMercator(lon: number, lat: number): [number, number] {
-  const clamped = Math.max(-MAX_MERCATOR_LAT, Math.min(MAX_MERCATOR_LAT, lat));
+  const clamped = clampMercatorLat(lat);
   const x = (EARTH_RADIUS * lon * Math.PI) / 180;
   const y = EARTH_RADIUS * Math.log(Math.tan(Math.PI / 4 + (clamped * Math.PI) / 360));
   return [x, y];

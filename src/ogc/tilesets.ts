@@ -1,4 +1,4 @@
-import { MAX_MERCATOR_LAT, type TileMatrixLimits } from '../grid/tiles.js';
+import { clampMercatorLat, type TileMatrixLimits } from '../grid/tiles.js';
 import type { TileMatrixSetEntry } from '../grid/tms.js';
 import { IMAGE_FORMATS, IMAGE_MEDIA_TYPES } from '../render/types.js';
 import type { CollectionView } from './collections.js';
@@ -102,11 +102,10 @@ export function tileJsonDocument(
   bounds: readonly number[],
   zoom: { min: number; max: number },
 ) {
-  const clampLat = (lat: number) => Math.max(-MAX_MERCATOR_LAT, Math.min(MAX_MERCATOR_LAT, lat));
   const west = bounds[0];
   const east = bounds[2];
-  const south = clampLat(bounds[1]);
-  const north = clampLat(bounds[3]);
+  const south = clampMercatorLat(bounds[1]);
+  const north = clampMercatorLat(bounds[3]);
   return {
     tilejson: '3.0.0',
     name: collection.title,
