@@ -11,19 +11,11 @@ import {
 import { getTileMatrixSet, listTileMatrixSets } from '../src/grid/tms.js';
 import { tileMatrixSetV1 } from '../src/grid/tms10.js';
 import { readFileSync } from 'node:fs';
+import { slippyTile } from './helpers/tiles.js';
 
 const webMercator = getTileMatrixSet('WebMercatorQuad');
 const crs84 = getTileMatrixSet('WorldCRS84Quad');
 const HALF = 20037508.3427892;
-
-/** The slippy-map formulas (independent of the TMS document) as an oracle for WebMercatorQuad. */
-function slippyTile(lon: number, lat: number, z: number): [row: number, col: number] {
-  const n = 2 ** z;
-  const rad = (lat * Math.PI) / 180;
-  const col = Math.floor(((lon + 180) / 360) * n);
-  const row = Math.floor(((1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2) * n);
-  return [row, col];
-}
 
 function statusOf(fn: () => unknown): number | undefined {
   try {

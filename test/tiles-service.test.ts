@@ -6,6 +6,7 @@ import { mercatorToLonLat, tileBounds } from '../src/grid/tiles.js';
 import { getTileMatrixSet } from '../src/grid/tms.js';
 import { FIXTURES } from './helpers/fixture-server.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
+import { slippyTile } from './helpers/tiles.js';
 
 /**
  * Tiles end to end over real fixtures: pixels compared with the source GeoTIFF read independently (geotiff +
@@ -29,12 +30,6 @@ afterAll(async () => {
 async function decode(body: ArrayBuffer) {
   const { data, info } = await sharp(Buffer.from(body)).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
   return { data: new Uint8Array(data), width: info.width, height: info.height };
-}
-
-function slippy(lon: number, lat: number, z: number): [number, number] {
-  const n = 2 ** z;
-  const rad = (lat * Math.PI) / 180;
-  return [Math.floor(((1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2) * n), Math.floor(((lon + 180) / 360) * n)];
 }
 
 /** Lon/lat of the centre of pixel (px, py) of a tile. */
@@ -83,7 +78,7 @@ async function compareWithSource(tmsId: 'WebMercatorQuad' | 'WorldCRS84Quad', z:
 
 describe('map tiles from a COG', () => {
   it('a WebMercatorQuad tile inside the scene matches the source colours', async () => {
-    const [row, col] = slippy(23.75, 32.05, 12);
+    const [row, col] = slippyTile(23.75, 32.05, 12);
     await compareWithSource('WebMercatorQuad', 12, row, col);
   });
 
@@ -105,7 +100,7 @@ describe('map tiles from a COG', () => {
   it('a reprojected DEM (Swiss LV95 source) gives an opaque tile over the data', async () => {
     const collection = await app.getJson('/collections/swiss-dem');
     const [west, south, east, north] = collection.body.extent.spatial.bbox[0];
-    const [row, col] = slippy((west + east) / 2, (south + north) / 2, 16);
+    const [row, col] = slippyTile((west + east) / 2, (south + north) / 2, 16);
     const response = await app.get(`/collections/swiss-dem/map/tiles/WebMercatorQuad/16/${row}/${col}`);
     expect(response.status).toBe(200);
     const tile = await decode(await response.arrayBuffer());
@@ -137,7 +132,7 @@ describe('ad hoc collections', () => {
   });
 
   it('render parameters change the bytes and are part of the cache key', async () => {
-    const [row, col] = slippy(23.75, 32.05, 11);
+    const [row, col] = slippyTile(23.75, 32.05, 11);
     const path = `/collections/sentinel2-tci/map/tiles/WebMercatorQuad/11/${row}/${col}`;
     const plain = await app.get(path);
     const stretched = await app.get(`${path}?rescale=0,128`);
@@ -152,7 +147,7 @@ describe('ad hoc collections', () => {
 });
 
 describe('tile responses', () => {
-  const [row, col] = slippy(23.6, 31.9, 13);
+  const [row, col] = slippyTile(23.6, 31.9, 13);
   const path = `/collections/sentinel2-tci/map/tiles/WebMercatorQuad/13/${row}/${col}`;
 
   it('miss then hit, with a strong ETag, Cache-Control and 304 on If-None-Match', async () => {
@@ -194,7 +189,7 @@ describe('tile responses', () => {
   });
 
   it('concurrent requests for one new tile are produced once', async () => {
-    const [r, c] = slippy(23.9, 32.2, 13);
+    const [r, c] = slippyTile(23.9, 32.2, 13);
     const responses = await Promise.all(Array.from({ length: 8 }, () => app.get(`/collections/sentinel2-tci/map/tiles/WebMercatorQuad/13/${r}/${c}`)));
     expect(responses.every((response) => response.status === 200)).toBe(true);
     const statuses = responses.map((response) => response.headers.get('x-cache'));

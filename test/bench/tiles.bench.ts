@@ -17,6 +17,7 @@ import { mercatorToLonLat, tileBounds } from '../../src/grid/tiles.js';
 import { getTileMatrixSet } from '../../src/grid/tms.js';
 import { startTestApp } from '../helpers/app.js';
 import { FIXTURES } from '../helpers/fixture-server.js';
+import { slippyTile } from '../helpers/tiles.js';
 
 const UTM34 = '+proj=utm +zone=34 +datum=WGS84 +units=m +no_defs';
 const agent = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 30_000 });
@@ -44,12 +45,6 @@ async function load(url: string, total: number, concurrency: number) {
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   return { rps: total / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
-}
-
-function slippy(lon: number, lat: number, z: number): [number, number] {
-  const n = 2 ** z;
-  const rad = (lat * Math.PI) / 180;
-  return [Math.floor(((1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2) * n), Math.floor(((lon + 180) / 360) * n)];
 }
 
 /** Bytes of the internal TIFF tiles a perfect reader needs for one WebMercatorQuad tile. */
@@ -111,7 +106,7 @@ async function main() {
   };
 
   // --- 1. cache hits beside a static server -------------------------------------------------------------
-  const [row, col] = slippy(23.75, 32.05, 12);
+  const [row, col] = slippyTile(23.75, 32.05, 12);
   const tileUrl = `${app.url}/collections/sentinel2-tci/map/tiles/WebMercatorQuad/12/${row}/${col}`;
   const warm = await fetch(tileUrl);
   const png = new Uint8Array(await warm.arrayBuffer());
@@ -157,7 +152,7 @@ async function main() {
       [23.45, 31.75],
       [23.95, 32.25],
     ]) {
-      const [r, c] = slippy(lon, lat, z);
+      const [r, c] = slippyTile(lon, lat, z);
       tiles.push([z, r, c]);
     }
   }

@@ -20,3 +20,15 @@ export function tileAt(z: number, lon: number, lat: number): Grid {
     transform: [size / 256, 0, -MERCATOR_HALF + x * size, 0, -size / 256, MERCATOR_HALF - y * size],
   };
 }
+
+/**
+ * Row and column of the WebMercatorQuad tile containing lon/lat at zoom z: the slippy-map formulas, an oracle
+ * independent of the TMS document and src/grid.
+ */
+export function slippyTile(lon: number, lat: number, z: number): [row: number, col: number] {
+  const n = 2 ** z;
+  const rad = (lat * Math.PI) / 180;
+  const col = Math.floor(((lon + 180) / 360) * n);
+  const row = Math.floor(((1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2) * n);
+  return [row, col];
+}
