@@ -39,7 +39,8 @@ export function createApp(ctx: AppContext): Hono {
   app.route('/', commonRoutes(ctx)); //                                        landing, conformance, api, health, metrics
   app.route('/tileMatrixSets', tileMatrixSetRoutes(ctx)); //                  tiling schemes
   app.route('/collections', collectionRoutes(ctx)); //                        collections
-  app.route('/collections/:collectionId/map/tiles', tileRoutes(ctx)); //      tilesets, tiles, TileJSON
+  app.route('/collections/:collectionId/map/tiles', tileRoutes(ctx, 'map')); //           tilesets, tiles, TileJSON
+  app.route('/collections/:collectionId/coverage/tiles', tileRoutes(ctx, 'coverage')); // GeoTIFF value tiles
 
   app.notFound(notFoundHandler);
   app.onError(errorHandler(ctx.logger));

@@ -17,6 +17,8 @@ export const CONFORMANCE_CLASSES = [
   'http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/oas30',
   'http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/png',
   'http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/jpeg',
+  // Coverage tiles (geodata tilesets of dataType coverage) as GeoTIFF.
+  'http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tiff',
 ] as const;
 
 export const SERVICE_TITLE = 'TerraMind OGC API';
