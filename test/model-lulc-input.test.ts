@@ -145,6 +145,20 @@ describe('LULC class-map inputs', { timeout: 120_000 }, () => {
       );
     }
   });
+
+  it('is a bad-request error from the CLI for a class map with declared no-data pixels, with the class-0 hint', async () => {
+    const mask = new Uint8Array(224 * 224).fill(255);
+    mask[3] = 0;
+    mask[500] = 0;
+    const file = join(dir, 'lulc-nodata.tif');
+    writeFileSync(file, encodeGeoTiff({ ...lulc, mask }, { nodata: 255 }));
+    const error = await rejectedWith(
+      runGenerateCli(['--model', MODEL_DIR, '--input', `LULC=${file}`, '--output', 'DEM', '--timesteps', '1', '--out', join(dir, 'out')], () => {}),
+    );
+    expect(error.detail).toBe(
+      `${file} has 2 no-data pixels; the model needs complete inputs. For LULC, write them as class 0 ("No data") without declaring a nodata value.`,
+    );
+  });
 });
 
 describe('tiled requests', { timeout: 120_000 }, () => {
