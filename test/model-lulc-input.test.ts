@@ -10,6 +10,7 @@ import { OgcError } from '../src/errors.js';
 import { createModelRuntime, generateTiled, loadPackage, validateRequest, type GenerateRequest, type ModelRuntime } from '../src/model/index.js';
 import type { Raster } from '../src/raster/raster.js';
 import { encodeGeoTiff } from '../src/render/geotiff.js';
+import { badRequestOf } from './helpers/expect-error.js';
 
 /**
  * LULC given as a class map must hold integer class indices 0..9. The tokenizer graph would turn anything else into
@@ -47,17 +48,6 @@ function withValue(value: number, row: number, col: number): Float32Array {
   const band = Float32Array.from(lulc.bands[0]!);
   band[row * 224 + col] = value;
   return band;
-}
-
-function badRequestOf(work: () => unknown): OgcError {
-  try {
-    work();
-  } catch (error) {
-    expect(error).toBeInstanceOf(OgcError);
-    expect((error as OgcError).status).toBe(400);
-    return error as OgcError;
-  }
-  throw new Error('expected a bad-request error');
 }
 
 async function rejectedWith(work: Promise<unknown>): Promise<OgcError> {
