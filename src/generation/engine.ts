@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { LRUCache } from 'lru-cache';
 import { SingleFlight } from '../cache/single-flight.js';
@@ -193,6 +194,8 @@ export function createChipEngine(options: ChipEngineOptions): LocalChipEngine {
 
     // One controller per read: a failure (or the caller's abort) stops waiting for the rest of its chips.
     const controller = new AbortController();
+    // Every chip this read waits for listens on it (bounded by the lookahead, not by a leak).
+    setMaxListeners(0, controller.signal);
     const onAbort = () => controller.abort(readOptions.signal!.reason);
     readOptions.signal?.addEventListener('abort', onAbort, { once: true });
     try {

@@ -5,6 +5,7 @@ import type { CollectionConfig } from '../../src/collections/config.js';
 import { loadConfig } from '../../src/config.js';
 import { MemoryCacheStore } from '../../src/cache/memory-store.js';
 import { createContext, type AppContext } from '../../src/http/context.js';
+import { createModelRuntime, type ModelRuntime } from '../../src/model/index.js';
 import { startFixtureServer, type FixtureServer } from './fixture-server.js';
 
 /**
@@ -22,7 +23,15 @@ export interface TestApp {
 }
 
 export async function startTestApp(
-  options: { collections?: CollectionConfig[]; env?: Record<string, string>; allowHosts?: string[] } = {},
+  options: {
+    collections?: CollectionConfig[];
+    env?: Record<string, string>;
+    allowHosts?: string[];
+    /** Load the committed model package (generated collections, processes); true = a runtime of its own. */
+    model?: boolean;
+    /** Observes the runtime's ONNX runs (part, rows): what chip accounting counts. */
+    onRun?: (part: string, rows: number) => void;
+  } = {},
 ): Promise<TestApp> {
   const fixtures = await startFixtureServer();
   const fixtureHost = new URL(fixtures.url).host;
@@ -33,12 +42,17 @@ export async function startTestApp(
     LOG_LEVEL: 'silent',
     ...options.env,
   });
+  const model: ModelRuntime | undefined = options.model ? createModelRuntime(config, undefined, { onRun: options.onRun }) : undefined;
   const ctx = createContext(config, {
-    cacheStore: new MemoryCacheStore(64 * 1024 * 1024),
+    cacheStore: new MemoryCacheStore(256 * 1024 * 1024),
     collections: options.collections,
+    model,
   });
   const app = createApp(ctx);
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+  // Generation tests keep the event loop busy for seconds: with Node's 5 s keep-alive the server can close an idle
+  // socket just as fetch reuses it (ECONNRESET). A long server-side keep-alive leaves the closing to the client.
+  (server as import('node:http').Server).keepAliveTimeout = 120_000;
   await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const get = (path: string, headers: Record<string, string> = {}) => fetch(path.startsWith('http') ? path : `${url}${path}`, { headers });
@@ -61,6 +75,7 @@ export async function startTestApp(
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await fixtures.close();
+      await model?.close();
     },
   };
 }
