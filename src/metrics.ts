@@ -53,7 +53,7 @@ export function createMetrics() {
     }),
     generationChips: new Counter({
       name: 'tmogc_generation_chips_total',
-      help: 'Chips obtained by generation reads, by where they came from (generated, memory, store, peer) and output',
+      help: 'Chips obtained by generation reads, by where they came from (generated, memory, store, peer: another instance, shared: joined another read) and output',
       labelNames: ['origin', 'output'] as const,
       registers: [registry],
     }),

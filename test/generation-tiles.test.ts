@@ -69,7 +69,7 @@ describe('generated modalities as tiles', () => {
   it.each(generable)('%s from an example chip: a map tile and a coverage tile within the model clamp', async (output: Modality) => {
     const [row, col] = slippyTile(...CHIP_CENTRE, 16);
     // A modality named among the sources is that source itself: S2L2A is generated from the chip's S1RTC.
-    const source = output === 'S2L2A' ? { S1RTC: `${app.fixtures.url}/terramind-examples/S1RTC/38D_378R_2_3.tif` } : { S2L2A: chip() };
+    const source: Record<string, string> = output === 'S2L2A' ? { S1RTC: `${app.fixtures.url}/terramind-examples/S1RTC/38D_378R_2_3.tif` } : { S2L2A: chip() };
     const q = query(source, { seed: 1 });
     const map = await png(`/collections/${output}/map/tiles/WebMercatorQuad/16/${row}/${col}?${q}`);
     expect([map.width, map.height]).toEqual([256, 256]);

@@ -4,6 +4,7 @@ import { createApp } from '../../src/app.js';
 import type { CollectionConfig } from '../../src/collections/config.js';
 import { loadConfig } from '../../src/config.js';
 import { MemoryCacheStore } from '../../src/cache/memory-store.js';
+import type { CacheStore } from '../../src/cache/store.js';
 import { createContext, type AppContext } from '../../src/http/context.js';
 import { createModelRuntime, type ModelRuntime } from '../../src/model/index.js';
 import { startFixtureServer, type FixtureServer } from './fixture-server.js';
@@ -17,7 +18,7 @@ export interface TestApp {
   url: string;
   ctx: AppContext;
   fixtures: FixtureServer;
-  get(path: string, headers?: Record<string, string>): Promise<Response>;
+  get(path: string, headers?: Record<string, string>, signal?: AbortSignal): Promise<Response>;
   getJson<T = any>(path: string, headers?: Record<string, string>): Promise<{ response: Response; body: T }>;
   close(): Promise<void>;
 }
@@ -31,6 +32,8 @@ export async function startTestApp(
     model?: boolean;
     /** Observes the runtime's ONNX runs (part, rows): what chip accounting counts. */
     onRun?: (part: string, rows: number) => void;
+    /** The cache store (default: a 256 MiB memory store). */
+    cacheStore?: CacheStore;
   } = {},
 ): Promise<TestApp> {
   const fixtures = await startFixtureServer();
@@ -44,7 +47,7 @@ export async function startTestApp(
   });
   const model: ModelRuntime | undefined = options.model ? createModelRuntime(config, undefined, { onRun: options.onRun }) : undefined;
   const ctx = createContext(config, {
-    cacheStore: new MemoryCacheStore(256 * 1024 * 1024),
+    cacheStore: options.cacheStore ?? new MemoryCacheStore(256 * 1024 * 1024),
     collections: options.collections,
     model,
   });
@@ -55,7 +58,8 @@ export async function startTestApp(
   (server as import('node:http').Server).keepAliveTimeout = 120_000;
   await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const get = (path: string, headers: Record<string, string> = {}) => fetch(path.startsWith('http') ? path : `${url}${path}`, { headers });
+  const get = (path: string, headers: Record<string, string> = {}, signal?: AbortSignal) =>
+    fetch(path.startsWith('http') ? path : `${url}${path}`, { headers, signal });
   return {
     url,
     ctx,
