@@ -45,8 +45,9 @@ export class CollectionRegistry {
     for (const entry of configured) if (entry.generate && generation) this.resolve(entry.id, {});
   }
 
+  /** The configured collections this process can serve (generated ones only when a model is loaded). */
   configured(): CollectionConfig[] {
-    return [...this.byId.values()];
+    return [...this.byId.values()].filter((entry) => !entry.generate || this.generation);
   }
 
   /** The collection for a path id and the request's query, or a 404/400 that says what to do. */
@@ -61,7 +62,15 @@ export class CollectionRegistry {
       const generation = this.requireGeneration(configured.modality);
       const sources = configured.generate.sources.map((s) => ({ ...s, trusted: true }));
       const params = parseGenerationParams(generation.engine.pkg, configured.generate.params, `generation parameters of collection ${id}`);
-      return { ...collection, ...resolveGeneration(generation, configured.modality, sources, params) };
+      const made = resolveGeneration(generation, configured.modality, sources, params);
+      // The operator's title and description lead; the random-weights warning and the recipe are always added.
+      return {
+        ...collection,
+        ...made,
+        title: `${configured.title}${made.warning}`,
+        description: [configured.description, made.description].filter(Boolean).join(' '),
+        render: { ...made.render, ...render },
+      };
     }
     const modality = parseModality(id);
     if (!modality || modality !== id) {
@@ -123,11 +132,11 @@ export class CollectionRegistry {
       id: modality,
       modality,
       trusted: false,
-      render: Object.fromEntries(overrides),
       minzoom: 0,
       maxzoom: 18,
       adHoc: true,
       ...made,
+      render: { ...made.render, ...Object.fromEntries(overrides) },
       linkQuery: [...made.generation.sources.map((s): [string, string] => [s.modality, s.href]), ...given, ...overrides],
     };
   }
