@@ -4,6 +4,7 @@ import { collectionDocument, collectionsDocument } from '../ogc/collections.js';
 import type { AppContext } from './context.js';
 import { baseUrl, queryRecord } from './negotiate.js';
 import { sendDocument } from './respond.js';
+import { varyOnClient, withLimitsFlag } from './gdal-legacy.js';
 
 const WORLD = [-180, -90, 180, 90] as const;
 
@@ -11,22 +12,23 @@ const WORLD = [-180, -90, 180, 90] as const;
 export function collectionRoutes(ctx: AppContext): Hono {
   const app = new Hono();
 
-  app.get('/', async (c) => {
+  app.get('/', varyOnClient, async (c) => {
     const base = baseUrl(c, ctx.config.PUBLIC_URL);
     const documents = await Promise.all(
       ctx.collections.configured().map(async (entry) => {
         const collection = ctx.collections.resolve(entry.id, {});
-        return collectionDocument(base, collection, await boundsOrWorld(ctx, collection));
+        return collectionDocument(base, withLimitsFlag(c, collection), await boundsOrWorld(ctx, collection));
       }),
     );
     return sendDocument(c, 'Collections', collectionsDocument(base, documents));
   });
 
-  app.get('/:collectionId', async (c) => {
+  app.get('/:collectionId', varyOnClient, async (c) => {
     const collection = ctx.collections.resolve(c.req.param('collectionId'), queryRecord(c));
     // A single collection reports its source's failure (bad URL, unreachable, not a GeoTIFF) to the client.
     const bounds = await ctx.collections.bounds(collection, c.req.raw.signal);
-    return sendDocument(c, collection.title, collectionDocument(baseUrl(c, ctx.config.PUBLIC_URL), collection, bounds));
+    const document = collectionDocument(baseUrl(c, ctx.config.PUBLIC_URL), withLimitsFlag(c, collection), bounds);
+    return sendDocument(c, collection.title, document);
   });
 
   return app;

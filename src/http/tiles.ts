@@ -8,6 +8,12 @@ import type { AppContext } from './context.js';
 import { escapeHtml } from './html.js';
 import { baseUrl, queryRecord, tileFormat } from './negotiate.js';
 import { sendDocument } from './respond.js';
+import { hasMatrixLimitsFlag, varyOnClient, wantsMatrixLimits, withLimitsFlag } from './gdal-legacy.js';
+import type { ResolvedCollection } from '../collections/registry.js';
+import type { TileMatrixSetEntry } from '../grid/tms.js';
+import { wholeMatrixLimits } from '../ogc/gdal-legacy.js';
+import { contentTypeOf, encodeImage } from '../render/encode.js';
+import { transparentImage } from '../tiles/service.js';
 
 /** Map tiles of one collection: tilesets list, tileset metadata, TileJSON and the tiles themselves. */
 export function tileRoutes(ctx: AppContext): Hono {
@@ -15,20 +21,25 @@ export function tileRoutes(ctx: AppContext): Hono {
   const resolve = (c: Context) => ctx.collections.resolve(c.req.param('collectionId') ?? '', queryRecord(c));
   const base = (c: Context) => baseUrl(c, ctx.config.PUBLIC_URL);
 
-  app.get('/', async (c) => {
+  /** The limits this client gets: exact, or whole-matrix for GDAL <= 3.7 (src/ogc/gdal-legacy.ts). */
+  const advertisedLimits = async (c: Context, collection: ResolvedCollection, tms: TileMatrixSetEntry) => {
+    const limits = await ctx.tiles.limits(collection, tms, c.req.raw.signal);
+    if (!wantsMatrixLimits(c)) return limits;
+    return wholeMatrixLimits(tms, await ctx.collections.bounds(collection, c.req.raw.signal), limits);
+  };
+
+  app.get('/', varyOnClient, async (c) => {
     const collection = resolve(c);
-    const sets = await Promise.all(
-      listTileMatrixSets().map(async (tms) => ({ tms, limits: await ctx.tiles.limits(collection, tms, c.req.raw.signal) })),
-    );
-    return sendDocument(c, `${collection.title}: map tilesets`, tilesetsListDocument(base(c), collection, sets));
+    const sets = await Promise.all(listTileMatrixSets().map(async (tms) => ({ tms, limits: await advertisedLimits(c, collection, tms) })));
+    return sendDocument(c, `${collection.title}: map tilesets`, tilesetsListDocument(base(c), withLimitsFlag(c, collection), sets));
   });
 
-  app.get('/:tileMatrixSetId', async (c) => {
+  app.get('/:tileMatrixSetId', varyOnClient, async (c) => {
     const tms = getTileMatrixSet(c.req.param('tileMatrixSetId'));
     const collection = resolve(c);
     const bounds = await ctx.collections.bounds(collection, c.req.raw.signal);
-    const limits = await ctx.tiles.limits(collection, tms, c.req.raw.signal);
-    const document = tilesetDocument(base(c), collection, tms, limits, bounds);
+    const limits = await advertisedLimits(c, collection, tms);
+    const document = tilesetDocument(base(c), withLimitsFlag(c, collection), tms, limits, bounds);
     return sendDocument(c, document.title, document, { html: previewHtml(base(c), collection, tms.definition.id, limits) });
   });
 
@@ -50,6 +61,11 @@ export function tileRoutes(ctx: AppContext): Hono {
     resolveTile(tms, address);
     const format = tileFormat(c);
     const collection = resolve(c);
+    if (hasMatrixLimitsFlag(c) && (await outsideExactLimits(ctx, collection, tms, address, c.req.raw.signal))) {
+      // Inside the whole-matrix limits GDAL <= 3.7 was given, outside the data: the blank tile GDAL expects.
+      const body = await encodeImage(transparentImage(256, 256), format);
+      return c.body(body as Uint8Array<ArrayBuffer>, 200, { 'content-type': contentTypeOf(format), 'cache-control': 'public, max-age=3600', 'x-cache': 'bypass' });
+    }
     const { object, status } = await ctx.tiles.tile({ collection, tms, ...address, format }, c.req.raw.signal);
     const headers: Record<string, string> = {
       etag: object.etag,
@@ -64,6 +80,20 @@ export function tileRoutes(ctx: AppContext): Hono {
   });
 
   return app;
+}
+
+/** Whether a tile inside the matrix lies outside the collection's exact limits (levels below maxzoom only). */
+async function outsideExactLimits(
+  ctx: AppContext,
+  collection: ResolvedCollection,
+  tms: TileMatrixSetEntry,
+  address: { tileMatrix: string; tileRow: string; tileCol: string },
+  signal: AbortSignal,
+): Promise<boolean> {
+  const { matrix, tileRow, tileCol } = resolveTile(tms, address);
+  const limit = (await ctx.tiles.limits(collection, tms, signal)).find((l) => l.tileMatrix === matrix.id);
+  if (!limit) return false;
+  return tileRow < limit.minTileRow || tileRow > limit.maxTileRow || tileCol < limit.minTileCol || tileCol > limit.maxTileCol;
 }
 
 function matchesEtag(header: string | undefined, etag: string): boolean {
