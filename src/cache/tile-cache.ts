@@ -51,7 +51,7 @@ export class TileCache {
     }
     // Counted per caller, so the metric reads as "requests served from / past the cache".
     return task.then((result) => {
-      this.deps.metrics?.cacheRequests.inc({ result: result.status });
+      this.deps.metrics?.cacheRequests.inc({ result: result.status, store: this.store.kind });
       return result;
     });
   }

@@ -4,7 +4,8 @@ import { collectionDocument, collectionsDocument } from '../ogc/collections.js';
 import type { AppContext } from './context.js';
 import { baseUrl, queryRecord } from './negotiate.js';
 import { sendDocument } from './respond.js';
-import { varyOnClient, withLimitsFlag } from './gdal-legacy.js';
+import { varyOnClient } from './gdal-legacy.js';
+import { linkView } from './link-view.js';
 
 const WORLD = [-180, -90, 180, 90] as const;
 
@@ -17,7 +18,7 @@ export function collectionRoutes(ctx: AppContext): Hono {
     const documents = await Promise.all(
       ctx.collections.configured().map(async (entry) => {
         const collection = ctx.collections.resolve(entry.id, {});
-        return collectionDocument(base, withLimitsFlag(c, collection), await boundsOrWorld(ctx, collection));
+        return collectionDocument(base, linkView(c, collection), await boundsOrWorld(ctx, collection));
       }),
     );
     return sendDocument(c, 'Collections', collectionsDocument(base, documents));
@@ -27,7 +28,7 @@ export function collectionRoutes(ctx: AppContext): Hono {
     const collection = ctx.collections.resolve(c.req.param('collectionId'), queryRecord(c));
     // A single collection reports its source's failure (bad URL, unreachable, not a GeoTIFF) to the client.
     const bounds = await ctx.collections.bounds(collection, c.req.raw.signal);
-    const document = collectionDocument(baseUrl(c, ctx.config.PUBLIC_URL), withLimitsFlag(c, collection), bounds);
+    const document = collectionDocument(baseUrl(c, ctx.config.PUBLIC_URL), linkView(c, collection), bounds);
     return sendDocument(c, collection.title, document);
   });
 

@@ -6,6 +6,8 @@ import { buildOpenApi } from './openapi.js';
 import { sendDocument } from './respond.js';
 import { escapeHtml } from './html.js';
 import { MEDIA } from '../ogc/links.js';
+import { OgcError } from '../errors.js';
+import { exceptionResponse } from './errors.js';
 
 /** Landing page, conformance, API definition, health and metrics. */
 export function commonRoutes(ctx: AppContext): Hono {
@@ -33,6 +35,8 @@ export function commonRoutes(ctx: AppContext): Hono {
       name: ctx.model.manifest.name,
       version: ctx.model.manifest.version,
       provider: ctx.model.stats().provider ?? null,
+      // 'random' for test packages (generated output is noise), 'official' for exported checkpoints.
+      weights: ctx.model.manifest.weights,
     };
     return c.json({
       status: 'ok',
@@ -40,6 +44,14 @@ export function commonRoutes(ctx: AppContext): Hono {
       cache: ctx.cache.store.kind,
       model: model ?? null,
     });
+  });
+
+  // Readiness (Cloud Run / Kubernetes probes): 200 only once the model is warm and not while draining.
+  app.get('/ready', (c) => {
+    const state = ctx.lifecycle.state;
+    if (state === 'ready') return c.json({ status: 'ready' }, 200, { 'cache-control': 'no-store' });
+    const detail = state === 'starting' ? 'The model is warming up; retry shortly.' : 'This instance is shutting down and takes no new work.';
+    return exceptionResponse(new OgcError('unavailable', detail), { 'retry-after': '1', 'x-lifecycle': state });
   });
 
   app.get('/metrics', async (c) => {

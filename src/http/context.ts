@@ -14,6 +14,7 @@ import { encodeImage } from '../render/encode.js';
 import { renderRaster } from '../render/index.js';
 import { createSourceOpener } from '../sources/open.js';
 import { TileService } from '../tiles/service.js';
+import { Lifecycle } from './lifecycle.js';
 
 /**
  * Everything a request handler may use, built once at start-up and passed to createApp: no module-level
@@ -31,6 +32,8 @@ export interface AppContext {
   /** The TerraMind runtime, when the process loaded a model package (server.ts does; most tests do not). */
   model?: ModelRuntime;
   startedAt: Date;
+  /** Readiness: starting (model warming up) -> ready -> draining (after SIGTERM). */
+  lifecycle: Lifecycle;
 }
 
 export interface ContextOverrides {
@@ -59,5 +62,7 @@ export function createContext(config: Config, overrides: ContextOverrides = {}):
   const cache = new TileCache(overrides.cacheStore ?? createCacheStore(config), { metrics, logger });
   const collections = new CollectionRegistry(overrides.collections ?? loadCollectionsFile(config.COLLECTIONS_FILE), sources);
   const tiles = new TileService({ registry: collections, cache, render: renderRaster, encode: encodeImage, cacheKey, metrics, logger });
-  return { config, logger, metrics, fetch, sources, cache, collections, tiles, model: overrides.model, startedAt: new Date() };
+  // Without a model there is nothing to warm up: ready at once (tests, tools). server.ts marks a model ready.
+  const lifecycle = new Lifecycle(overrides.model ? 'starting' : 'ready');
+  return { config, logger, metrics, fetch, sources, cache, collections, tiles, model: overrides.model, startedAt: new Date(), lifecycle };
 }

@@ -1,7 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { badRequest } from '../errors.js';
 import { MATRIX_LIMITS_PARAM, MATRIX_LIMITS_VALUE } from '../ogc/gdal-legacy.js';
-import type { QueryPairs } from '../ogc/links.js';
 
 /**
  * Which requests get the whole-matrix limits of src/ogc/gdal-legacy.ts: those with `limits=matrix` in the query
@@ -30,12 +29,6 @@ export function hasMatrixLimitsFlag(c: Context): boolean {
 export function isLegacyGdal(userAgent: string | undefined, accept: string | undefined): boolean {
   if (userAgent) return LEGACY_GDAL_AGENT.test(userAgent);
   return accept?.trim() === GDAL_DOCUMENT_ACCEPT;
-}
-
-/** The collection view whose links keep `limits=matrix` when this request gets whole-matrix limits. */
-export function withLimitsFlag<T extends { linkQuery: QueryPairs }>(c: Context, collection: T): T {
-  if (!wantsMatrixLimits(c)) return collection;
-  return { ...collection, linkQuery: [...collection.linkQuery, [MATRIX_LIMITS_PARAM, MATRIX_LIMITS_VALUE]] } as T;
 }
 
 /** Documents chosen by User-Agent must not be shared by caches across clients (route middleware). */

@@ -8,7 +8,8 @@ import type { AppContext } from './context.js';
 import { escapeHtml } from './html.js';
 import { baseUrl, queryRecord, tileFormat } from './negotiate.js';
 import { sendDocument } from './respond.js';
-import { hasMatrixLimitsFlag, varyOnClient, wantsMatrixLimits, withLimitsFlag } from './gdal-legacy.js';
+import { hasMatrixLimitsFlag, varyOnClient, wantsMatrixLimits } from './gdal-legacy.js';
+import { linkView } from './link-view.js';
 import type { ResolvedCollection } from '../collections/registry.js';
 import type { TileMatrixSetEntry } from '../grid/tms.js';
 import { wholeMatrixLimits } from '../ogc/gdal-legacy.js';
@@ -31,7 +32,7 @@ export function tileRoutes(ctx: AppContext): Hono {
   app.get('/', varyOnClient, async (c) => {
     const collection = resolve(c);
     const sets = await Promise.all(listTileMatrixSets().map(async (tms) => ({ tms, limits: await advertisedLimits(c, collection, tms) })));
-    return sendDocument(c, `${collection.title}: map tilesets`, tilesetsListDocument(base(c), withLimitsFlag(c, collection), sets));
+    return sendDocument(c, `${collection.title}: map tilesets`, tilesetsListDocument(base(c), linkView(c, collection), sets));
   });
 
   app.get('/:tileMatrixSetId', varyOnClient, async (c) => {
@@ -39,7 +40,7 @@ export function tileRoutes(ctx: AppContext): Hono {
     const collection = resolve(c);
     const bounds = await ctx.collections.bounds(collection, c.req.raw.signal);
     const limits = await advertisedLimits(c, collection, tms);
-    const document = tilesetDocument(base(c), withLimitsFlag(c, collection), tms, limits, bounds);
+    const document = tilesetDocument(base(c), linkView(c, collection), tms, limits, bounds);
     return sendDocument(c, document.title, document, { html: previewHtml(base(c), collection, tms.definition.id, limits) });
   });
 
@@ -50,7 +51,7 @@ export function tileRoutes(ctx: AppContext): Hono {
     }
     const collection = resolve(c);
     const bounds = await ctx.collections.bounds(collection, c.req.raw.signal);
-    const document = tileJsonDocument(base(c), collection, bounds, { min: collection.minzoom, max: ctx.tiles.maxZoomIndex(collection, tms) });
+    const document = tileJsonDocument(base(c), linkView(c, collection), bounds, { min: collection.minzoom, max: ctx.tiles.maxZoomIndex(collection, tms) });
     return c.body(JSON.stringify(document), 200, { 'content-type': 'application/json' });
   });
 
