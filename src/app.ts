@@ -9,6 +9,7 @@ import { tileRoutes } from './http/tiles.js';
 import { executionAuth } from './http/auth.js';
 import { observe } from './http/observe.js';
 import { requestId } from './http/request-id.js';
+import { webRoutes } from './http/web.js';
 
 export type { AppContext } from './http/context.js';
 export { createContext } from './http/context.js';
@@ -44,6 +45,7 @@ export function createApp(ctx: AppContext): Hono {
   app.route('/tileMatrixSets', tileMatrixSetRoutes(ctx)); //                  tiling schemes
   app.route('/collections', collectionRoutes(ctx)); //                        collections
   app.route('/collections/:collectionId/map/tiles', tileRoutes(ctx)); //      tilesets, tiles, TileJSON
+  app.route('/', webRoutes(ctx)); //                                          viewer, page scripts, vendored libraries, favicon
 
   app.notFound(notFoundHandler);
   app.onError(errorHandler(ctx.logger));

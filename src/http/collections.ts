@@ -6,6 +6,8 @@ import { baseUrl, queryRecord } from './negotiate.js';
 import { sendDocument } from './respond.js';
 import { varyOnClient } from './gdal-legacy.js';
 import { linkView } from './link-view.js';
+import { collectionHtml } from './pages.js';
+import { getTileMatrixSet } from '../grid/tms.js';
 
 const WORLD = [-180, -90, 180, 90] as const;
 
@@ -28,8 +30,10 @@ export function collectionRoutes(ctx: AppContext): Hono {
     const collection = ctx.collections.resolve(c.req.param('collectionId'), queryRecord(c));
     // A single collection reports its source's failure (bad URL, unreachable, not a GeoTIFF) to the client.
     const bounds = await ctx.collections.bounds(collection, c.req.raw.signal);
-    const document = collectionDocument(baseUrl(c, ctx.config.PUBLIC_URL), linkView(c, collection), bounds);
-    return sendDocument(c, collection.title, document);
+    const base = baseUrl(c, ctx.config.PUBLIC_URL);
+    const view = linkView(c, collection);
+    const maxzoom = ctx.tiles.maxZoomIndex(collection, getTileMatrixSet('WebMercatorQuad'));
+    return sendDocument(c, collection.title, collectionDocument(base, view, bounds), { html: collectionHtml(base, view, bounds, maxzoom) });
   });
 
   return app;

@@ -1,10 +1,10 @@
 import { Hono } from 'hono';
-import { conformance, landingPage } from '../ogc/common.js';
+import { conformance, landingPage, SERVICE_TITLE } from '../ogc/common.js';
 import type { AppContext } from './context.js';
-import { baseUrl } from './negotiate.js';
+import { baseUrl, documentFormat } from './negotiate.js';
 import { buildOpenApi } from './openapi.js';
 import { sendDocument } from './respond.js';
-import { escapeHtml } from './html.js';
+import { apiDocsHtml, landingHtml } from './pages.js';
 import { MEDIA } from '../ogc/links.js';
 import { OgcError } from '../errors.js';
 import { exceptionResponse } from './errors.js';
@@ -16,16 +16,16 @@ export function commonRoutes(ctx: AppContext): Hono {
 
   app.get('/', (c) => {
     const document = landingPage(base(c));
-    const viewer = ctx.collections
-      .configured()
-      .map((collection) => `<li><a href="${base(c)}/collections/${encodeURIComponent(collection.id)}/map/tiles/WebMercatorQuad?f=html">${escapeHtml(collection.title)}</a></li>`)
-      .join('');
-    return sendDocument(c, document.title, document, { html: `<p>${document.description}</p><h2>Collections</h2><ul>${viewer}</ul>` });
+    return sendDocument(c, document.title, document, { html: landingHtml(base(c), document.description, ctx.collections.configured()) });
   });
 
   app.get('/conformance', (c) => sendDocument(c, 'Conformance', conformance()));
 
   app.get('/api', (c) => {
+    if (documentFormat(c) === 'html') {
+      c.header('vary', 'Accept');
+      return c.html(apiDocsHtml(base(c), SERVICE_TITLE));
+    }
     const document = buildOpenApi(base(c), ctx);
     return sendDocument(c, 'API definition (OpenAPI 3.0)', document, { contentType: MEDIA.openapi });
   });
@@ -37,6 +37,7 @@ export function commonRoutes(ctx: AppContext): Hono {
       provider: ctx.model.stats().provider ?? null,
       // 'random' for test packages (generated output is noise), 'official' for exported checkpoints.
       weights: ctx.model.manifest.weights,
+      outputs: Object.entries(ctx.model.manifest.modalities).filter(([, entry]) => entry?.output).map(([id]) => id),
     };
     return c.json({
       status: 'ok',

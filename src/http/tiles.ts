@@ -10,6 +10,7 @@ import { baseUrl, queryRecord, tileFormat } from './negotiate.js';
 import { sendDocument } from './respond.js';
 import { hasMatrixLimitsFlag, varyOnClient, wantsMatrixLimits } from './gdal-legacy.js';
 import { linkView } from './link-view.js';
+import { tilesetMapHtml } from './pages.js';
 import type { ResolvedCollection } from '../collections/registry.js';
 import type { TileMatrixSetEntry } from '../grid/tms.js';
 import { wholeMatrixLimits } from '../ogc/gdal-legacy.js';
@@ -41,7 +42,9 @@ export function tileRoutes(ctx: AppContext): Hono {
     const bounds = await ctx.collections.bounds(collection, c.req.raw.signal);
     const limits = await advertisedLimits(c, collection, tms);
     const document = tilesetDocument(base(c), linkView(c, collection), tms, limits, bounds);
-    return sendDocument(c, document.title, document, { html: previewHtml(base(c), collection, tms.definition.id, limits) });
+    const self = document.links.find((link) => link.rel === 'self')?.href ?? '';
+    const map = tilesetMapHtml(self, tms.gridCrs, bounds, ctx.tiles.maxZoomIndex(collection, tms));
+    return sendDocument(c, document.title, document, { html: map + previewHtml(base(c), collection, tms.definition.id, limits) });
   });
 
   app.get('/:tileMatrixSetId/tilejson.json', async (c) => {
