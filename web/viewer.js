@@ -68,7 +68,9 @@
     if (sample) query.append(sample.modality, `${location.origin}/collections/${sample.id}`);
     for (const input of state.inputs) query.append(input.modality, input.source);
     for (const key of GENERATION_PARAMS) if (state[key] !== '') query.set(key, state[key]);
-    return { url: tilejsonPath(state.output, query), label: `${state.output} generated (seed ${state.seed})` };
+    // With its own modality among the inputs the output is that input, rendered (no generation).
+    const real = state.inputs.some((input) => input.modality === state.output) || sample?.modality === state.output;
+    return { url: tilejsonPath(state.output, query), label: real ? `${state.output} (the input itself)` : `${state.output} generated (seed ${state.seed})` };
   }
 
   const sampleTitle = (id) => samples.find((s) => s.id === id)?.title ?? id;
@@ -87,7 +89,7 @@
     if ([z, lat, lon].every(Number.isFinite)) view.setCenter(ol.proj.fromLonLat([lon, lat]));
     if (Number.isFinite(z)) view.setZoom(z);
   }
-  view.on('change', () => {
+  mapInput.on('moveend', () => {
     const [lon, lat] = ol.proj.toLonLat(view.getCenter());
     state.map = `${view.getZoom().toFixed(2)}/${lat.toFixed(5)}/${lon.toFixed(5)}`;
     writeState();
