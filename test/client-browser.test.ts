@@ -7,7 +7,7 @@ import { MemoryCacheStore } from '../src/cache/memory-store.js';
 import { loadConfig } from '../src/config.js';
 import { createContext } from '../src/http/context.js';
 import { createModelRuntime, type ModelRuntime } from '../src/model/index.js';
-import { alphaCounts, CHROMIUM, launchBrowser, paintedShare, screenshot, tileResponses, type Browser, type WatchedPage } from './helpers/browser.js';
+import { TILES_SETTLED, alphaCounts, CHROMIUM, launchBrowser, paintedShare, screenshot, tileResponses, type Browser, type WatchedPage } from './helpers/browser.js';
 import { startFixtureServer, type FixtureServer } from './helpers/fixture-server.js';
 
 /**
@@ -71,7 +71,7 @@ describe.skipIf(!existsSync(CHROMIUM))('browsers on the service pages', () => {
     const url = `${base}/viewer?sample=parana-s2rgb&LULC=${encodeURIComponent(lulc)}&output=LULC&seed=3&mode=swipe&swipe=50`;
     const viewer = await browser.open(url);
     await settle(viewer, 'body[data-ready="true"]');
-    await viewer.page.waitForFunction(() => document.body.dataset.tilesPending === '0' && Number(document.body.dataset.tilesLoaded) > 0);
+    await viewer.page.waitForFunction(TILES_SETTLED);
     expect(await viewer.page.textContent('#model')).toContain('terramind-v1-test-random');
     expect(await viewer.page.isVisible('#weights-warning')).toBe(true);
     const legend = (await viewer.page.textContent('#legend')) ?? '';
@@ -94,7 +94,7 @@ describe.skipIf(!existsSync(CHROMIUM))('browsers on the service pages', () => {
     await viewer.page.selectOption('#mode', 'side');
     await viewer.page.fill('#seed', '7');
     await viewer.page.dispatchEvent('#seed', 'change');
-    await viewer.page.waitForFunction(() => document.body.dataset.tilesPending === '0' && Number(document.body.dataset.tilesLoaded) > 0);
+    await viewer.page.waitForFunction(TILES_SETTLED);
     const search = new URL(viewer.page.url()).searchParams;
     expect(search.get('sample')).toBe('parana-s2rgb');
     expect(search.get('LULC')).toBe(lulc);
@@ -107,7 +107,7 @@ describe.skipIf(!existsSync(CHROMIUM))('browsers on the service pages', () => {
     // Reopening the link restores the view it names.
     const again = await browser.open(viewer.page.url());
     await settle(again, 'body[data-ready="true"]');
-    await again.page.waitForFunction(() => document.body.dataset.tilesPending === '0' && Number(document.body.dataset.tilesLoaded) > 0);
+    await again.page.waitForFunction(TILES_SETTLED);
     expect(await again.page.inputValue('#mode')).toBe('side');
     expect(await again.page.inputValue('#seed')).toBe('7');
     expect(await again.page.inputValue('#output')).toBe('LULC');
@@ -145,9 +145,9 @@ describe.skipIf(!existsSync(CHROMIUM))('browsers on the service pages', () => {
 
   it('the tileset page shows an OpenLayers OGCMapTile map that takes PNG tiles', async () => {
     const page = await browser.open(`${base}/collections/parana-s2rgb/map/tiles/WebMercatorQuad?f=html`);
-    await page.page.waitForFunction(() => Number(document.getElementById('ogc-map')?.dataset.tilesLoaded ?? 0) > 0, undefined, { timeout: 60_000 });
+    await page.page.waitForFunction("Number(document.getElementById('ogc-map')?.dataset.tilesLoaded ?? 0) > 0", undefined, { timeout: 60_000 });
     await page.page.waitForLoadState('networkidle');
-    const requested = (await page.page.evaluate(() => (window as unknown as { previewTiles: string[] }).previewTiles)) as string[];
+    const requested = (await page.page.evaluate('window.previewTiles')) as string[];
     expect(requested.length).toBeGreaterThan(0);
     for (const src of requested) expect(src).toMatch(/[?&]f=png(&|$)/);
     await expectPngTilesWithTransparency(page);

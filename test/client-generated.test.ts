@@ -14,7 +14,7 @@ import { MemoryCacheStore } from '../src/cache/memory-store.js';
 import { loadConfig } from '../src/config.js';
 import { createContext } from '../src/http/context.js';
 import { createModelRuntime, type ModelRuntime } from '../src/model/index.js';
-import { alphaCounts, launchBrowser, screenshot, tileResponses, type Browser } from './helpers/browser.js';
+import { TILES_SETTLED, alphaCounts, launchBrowser, screenshot, tileResponses, type Browser } from './helpers/browser.js';
 import { startFixtureServer, type FixtureServer } from './helpers/fixture-server.js';
 import { PYTHON } from './helpers/reference-case.js';
 
@@ -70,7 +70,7 @@ describe('generated collections', () => {
     try {
       const viewer = await browser.open(`${base}/viewer?S2L2A=${encodeURIComponent(`${fixtures.url}/${CHIP}`)}&output=LULC&seed=3`);
       await viewer.page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
-      await viewer.page.waitForFunction(() => document.body.dataset.tilesPending === '0' && Number(document.body.dataset.tilesLoaded) > 0, undefined, { timeout: 240_000 });
+      await viewer.page.waitForFunction(TILES_SETTLED, undefined, { timeout: 240_000 });
       expect(await viewer.page.isVisible('#weights-warning')).toBe(true);
       const generated = tileResponses(viewer.responses).filter((r) => r.url().includes('/collections/LULC/'));
       expect(generated.length).toBeGreaterThan(0);

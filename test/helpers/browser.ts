@@ -13,6 +13,9 @@ import sharp from 'sharp';
 export const CHROMIUM = '/usr/bin/chromium';
 export const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 
+/** Page condition (evaluated in the browser): the viewer has loaded tiles and none is pending. */
+export const TILES_SETTLED = "document.body.dataset.tilesPending === '0' && Number(document.body.dataset.tilesLoaded) > 0";
+
 export interface WatchedPage {
   page: Page;
   errors: string[];
