@@ -1,14 +1,8 @@
 import { existsSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../src/app.js';
-import { MemoryCacheStore } from '../src/cache/memory-store.js';
-import { loadConfig } from '../src/config.js';
-import { createContext } from '../src/http/context.js';
-import { createModelRuntime, type ModelRuntime } from '../src/model/index.js';
 import { TILES_SETTLED, alphaCounts, CHROMIUM, launchBrowser, paintedShare, screenshot, tileResponses, type Browser, type WatchedPage } from './helpers/browser.js';
-import { startFixtureServer, type FixtureServer } from './helpers/fixture-server.js';
+import type { FixtureServer } from './helpers/fixture-server.js';
+import { startModelApp, type ModelApp } from './helpers/model-app.js';
 
 /**
  * Real browsers on the service's own pages (Debian's Chromium through playwright-core): the viewer (OpenLayers,
@@ -17,9 +11,8 @@ import { startFixtureServer, type FixtureServer } from './helpers/fixture-server
  * kept in test-artifacts/. The bundled (random-weights) model is loaded so /health reports it.
  */
 let browser: Browser;
+let served: ModelApp;
 let fixtures: FixtureServer;
-let server: ServerType;
-let model: ModelRuntime;
 let base: string;
 const BACKGROUND: [number, number, number] = [0xdf, 0xe6, 0xe9];
 
@@ -48,21 +41,14 @@ async function expectPngTilesWithTransparency(watched: WatchedPage): Promise<voi
 
 describe.skipIf(!existsSync(CHROMIUM))('browsers on the service pages', () => {
   beforeAll(async () => {
-    fixtures = await startFixtureServer();
-    const config = loadConfig({ CACHE_URL: 'memory://', FETCH_ALLOW_HOSTS: new URL(fixtures.url).host, LOG_LEVEL: 'silent' });
-    model = createModelRuntime(config);
-    const ctx = createContext(config, { cacheStore: new MemoryCacheStore(64 << 20), model });
-    ctx.lifecycle.markReady();
-    server = serve({ fetch: createApp(ctx).fetch, port: 0, hostname: '127.0.0.1' });
-    await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    served = await startModelApp();
+    fixtures = served.fixtures;
+    base = served.url;
     browser = await launchBrowser();
   });
   afterAll(async () => {
     await browser?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-    await model?.close();
-    await fixtures?.close();
+    await served?.close();
   });
 
   it('the viewer shows an input and an output layer with a swipe, the legend, the model and its random-weights warning', async () => {

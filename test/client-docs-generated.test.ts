@@ -1,12 +1,5 @@
-import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../src/app.js';
-import { MemoryCacheStore } from '../src/cache/memory-store.js';
-import { loadConfig } from '../src/config.js';
-import { createContext } from '../src/http/context.js';
-import { createModelRuntime, type ModelRuntime } from '../src/model/index.js';
-import { startFixtureServer, type FixtureServer } from './helpers/fixture-server.js';
+import { startModelApp, type ModelApp } from './helpers/model-app.js';
 import { commandsOf, recipesOf, RecipeRunner } from './helpers/recipes.js';
 
 /**
@@ -15,27 +8,16 @@ import { commandsOf, recipesOf, RecipeRunner } from './helpers/recipes.js';
  */
 const recipes = ['README.md', 'docs/api.md'].flatMap(recipesOf).filter((recipe) => recipe.needsGenerated);
 
-let fixtures: FixtureServer;
-let server: ServerType;
-let model: ModelRuntime;
+let served: ModelApp;
 let runner: RecipeRunner;
 
 beforeAll(async () => {
-  fixtures = await startFixtureServer();
-  const config = loadConfig({ CACHE_URL: 'memory://', FETCH_ALLOW_HOSTS: new URL(fixtures.url).host, LOG_LEVEL: 'silent' });
-  model = createModelRuntime(config);
-  const ctx = createContext(config, { cacheStore: new MemoryCacheStore(64 << 20), model });
-  ctx.lifecycle.markReady();
-  server = serve({ fetch: createApp(ctx).fetch, port: 0, hostname: '127.0.0.1' });
-  await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  runner = new RecipeRunner(base, { ITEM: `${fixtures.url}/terramind-examples/S2L2A/282D_485L_3_3.tif` });
+  served = await startModelApp();
+  runner = new RecipeRunner(served.url, { ITEM: `${served.fixtures.url}/terramind-examples/S2L2A/282D_485L_3_3.tif` });
 });
 afterAll(async () => {
   runner?.remove();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  await model?.close();
-  await fixtures?.close();
+  await served?.close();
 });
 
 describe('recipes that need generated collections', () => {

@@ -1,21 +1,14 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { serve, type ServerType } from '@hono/node-server';
 import { fromArrayBuffer } from 'geotiff';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../src/app.js';
-import { MemoryCacheStore } from '../src/cache/memory-store.js';
-import { loadConfig } from '../src/config.js';
-import { createContext } from '../src/http/context.js';
-import { createModelRuntime, type ModelRuntime } from '../src/model/index.js';
 import { TILES_SETTLED, alphaCounts, launchBrowser, screenshot, tileResponses, type Browser } from './helpers/browser.js';
-import { startFixtureServer, type FixtureServer } from './helpers/fixture-server.js';
+import { startModelApp, type ModelApp } from './helpers/model-app.js';
 import { PYTHON } from './helpers/reference-case.js';
 
 /**
@@ -27,30 +20,19 @@ const run = promisify(execFile);
 const QGIS_SCRIPT = fileURLToPath(new URL('./clients/qgis_render.py', import.meta.url));
 const CHIP = 'terramind-examples/S2L2A/282D_485L_3_3.tif';
 
-let fixtures: FixtureServer;
-let server: ServerType;
-let model: ModelRuntime;
+let served: ModelApp;
 let base: string;
 let work: string;
 let query: string;
 
 beforeAll(async () => {
-  fixtures = await startFixtureServer();
-  const config = loadConfig({ CACHE_URL: 'memory://', FETCH_ALLOW_HOSTS: new URL(fixtures.url).host, LOG_LEVEL: 'silent' });
-  model = createModelRuntime(config);
-  const ctx = createContext(config, { cacheStore: new MemoryCacheStore(128 << 20), model });
-  await model.warmUp();
-  ctx.lifecycle.markReady();
-  server = serve({ fetch: createApp(ctx).fetch, port: 0, hostname: '127.0.0.1' });
-  await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  served = await startModelApp({ warmUp: true });
+  base = served.url;
   work = mkdtempSync(join(tmpdir(), 'tmogc-generated-'));
-  query = `S2L2A=${encodeURIComponent(`${fixtures.url}/${CHIP}`)}&seed=3&timesteps=10`;
+  query = `S2L2A=${encodeURIComponent(`${served.fixtures.url}/${CHIP}`)}&seed=3&timesteps=10`;
 });
 afterAll(async () => {
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  await model?.close();
-  await fixtures?.close();
+  await served?.close();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -68,7 +50,7 @@ describe('generated collections', () => {
   it('the viewer shows the generated layer with the random-weights warning and tile progress', async () => {
     const browser: Browser = await launchBrowser();
     try {
-      const viewer = await browser.open(`${base}/viewer?S2L2A=${encodeURIComponent(`${fixtures.url}/${CHIP}`)}&output=LULC&seed=3`);
+      const viewer = await browser.open(`${base}/viewer?S2L2A=${encodeURIComponent(`${served.fixtures.url}/${CHIP}`)}&output=LULC&seed=3`);
       await viewer.page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
       await viewer.page.waitForFunction(TILES_SETTLED, undefined, { timeout: 240_000 });
       expect(await viewer.page.isVisible('#weights-warning')).toBe(true);
