@@ -12,7 +12,7 @@ import { hasMatrixLimitsFlag, varyOnClient, wantsMatrixLimits } from './gdal-leg
 import { linkView } from './link-view.js';
 import { tilesetMapHtml } from './pages.js';
 import type { ResolvedCollection } from '../collections/registry.js';
-import type { TileMatrixSetEntry } from '../grid/tms.js';
+import type { TileMatrix, TileMatrixSetEntry } from '../grid/tms.js';
 import { wholeMatrixLimits } from '../ogc/gdal-legacy.js';
 import { contentTypeOf, encodeImage } from '../render/encode.js';
 import { transparentImage } from '../tiles/service.js';
@@ -65,10 +65,11 @@ export function tileRoutes(ctx: AppContext): Hono {
     resolveTile(tms, address);
     const format = tileFormat(c);
     const collection = resolve(c);
-    if (hasMatrixLimitsFlag(c) && (await outsideExactLimits(ctx, collection, tms, address, c.req.raw.signal))) {
+    const blank = hasMatrixLimitsFlag(c) ? await outsideExactLimits(ctx, collection, tms, address, c.req.raw.signal) : undefined;
+    if (blank) {
       // Inside the whole-matrix limits GDAL <= 3.7 was given, outside the data: the blank tile GDAL expects.
-      const body = await encodeImage(transparentImage(256, 256), format);
-      return c.body(body as Uint8Array<ArrayBuffer>, 200, { 'content-type': contentTypeOf(format), 'cache-control': 'public, max-age=3600', 'x-cache': 'bypass' });
+      const body = await encodeImage(transparentImage(blank.tileWidth, blank.tileHeight), format);
+      return c.body(body as Uint8Array<ArrayBuffer>, 200, { 'content-type': contentTypeOf(format), 'cache-control': 'public, max-age=3600', vary: 'Accept' });
     }
     const { object, status } = await ctx.tiles.tile({ collection, tms, ...address, format }, c.req.raw.signal);
     const headers: Record<string, string> = {
@@ -86,18 +87,19 @@ export function tileRoutes(ctx: AppContext): Hono {
   return app;
 }
 
-/** Whether a tile inside the matrix lies outside the collection's exact limits (levels below maxzoom only). */
+/** The matrix of a tile that lies inside the matrix but outside the collection's exact limits (up to maxzoom), else undefined. */
 async function outsideExactLimits(
   ctx: AppContext,
   collection: ResolvedCollection,
   tms: TileMatrixSetEntry,
   address: { tileMatrix: string; tileRow: string; tileCol: string },
   signal: AbortSignal,
-): Promise<boolean> {
+): Promise<TileMatrix | undefined> {
   const { matrix, tileRow, tileCol } = resolveTile(tms, address);
   const limit = (await ctx.tiles.limits(collection, tms, signal)).find((l) => l.tileMatrix === matrix.id);
-  if (!limit) return false;
-  return tileRow < limit.minTileRow || tileRow > limit.maxTileRow || tileCol < limit.minTileCol || tileCol > limit.maxTileCol;
+  if (!limit) return undefined;
+  const outside = tileRow < limit.minTileRow || tileRow > limit.maxTileRow || tileCol < limit.minTileCol || tileCol > limit.maxTileCol;
+  return outside ? matrix : undefined;
 }
 
 function matchesEtag(header: string | undefined, etag: string): boolean {
