@@ -16,6 +16,8 @@ import { expectValid, ogcSchemas } from './helpers/ogc-schemas.js';
  * `limits=matrix`; everyone else keeps the exact limits.
  */
 const run = promisify(execFile);
+/** GDAL's WMS tile cache in the test's scratch folder: never the repository, never stale tiles from an earlier run. */
+const gdalEnv = () => ({ ...process.env, GDAL_DEFAULT_WMS_CACHE_PATH: join(work, 'gdalwmscache') });
 const hasGdal = (() => {
   try {
     execFileSync('gdalinfo', ['--version'], { stdio: 'pipe' });
@@ -33,7 +35,7 @@ let app: TestApp;
 let work: string;
 
 async function gdalJson(source: string, options: string[] = []) {
-  const { stdout } = await run('gdalinfo', ['-json', ...options, source], { timeout: 60_000 });
+  const { stdout } = await run('gdalinfo', ['-json', ...options, source], { timeout: 60_000, env: gdalEnv() });
   return JSON.parse(stdout);
 }
 
@@ -61,7 +63,7 @@ async function compareTile(collectionUrl: string, tilePath: (z: number, row: num
   await run(
     'gdal_translate',
     ['-oo', `TILEMATRIX=${z}`, '-projwin', String(west), String(north), String(west + 256 * cell), String(north - 256 * cell), `OGCAPI:${collectionUrl}`, out],
-    { timeout: 120_000 },
+    { timeout: 120_000, env: gdalEnv() },
   );
   const fromGdal = await rgbaOf(out);
   expect([fromGdal.width, fromGdal.height]).toEqual([256, 256]);
@@ -107,7 +109,7 @@ describe.skipIf(!hasGdal)('GDAL 3.6 OGCAPI driver', () => {
 
   it('the README recipe: gdal_translate -oo TILEMATRIX=12 -projwin ... writes the scene colours', async () => {
     const out = join(work, 'readme.tif');
-    await run('gdal_translate', ['-oo', 'TILEMATRIX=12', '-projwin', '23.7', '32.1', '23.8', '32.0', `OGCAPI:${app.url}/collections/sentinel2-tci`, out], { timeout: 120_000 });
+    await run('gdal_translate', ['-oo', 'TILEMATRIX=12', '-projwin', '23.7', '32.1', '23.8', '32.0', `OGCAPI:${app.url}/collections/sentinel2-tci`, out], { timeout: 120_000, env: gdalEnv() });
     const image = await rgbaOf(out);
     // 0.1 degree at 0.703125/4096 degrees per pixel.
     expect(Math.abs(image.width - 0.1 / crs84Cell(12))).toBeLessThanOrEqual(1);

@@ -17,6 +17,8 @@ import { PYTHON } from './helpers/reference-case.js';
  * here is the one issue 10 was built against (TileJSON minzoom > 0, the collection says whether weights are random).
  */
 const run = promisify(execFile);
+/** GDAL's WMS tile cache in the test's scratch folder: never the repository, never stale tiles from an earlier run. */
+const gdalEnv = () => ({ ...process.env, GDAL_DEFAULT_WMS_CACHE_PATH: join(work, 'gdalwmscache') });
 const QGIS_SCRIPT = fileURLToPath(new URL('./clients/qgis_render.py', import.meta.url));
 const CHIP = 'terramind-examples/S2L2A/282D_485L_3_3.tif';
 
@@ -74,7 +76,7 @@ describe('generated collections', () => {
     const out = join(work, 'qgis-generated.png');
     const { stdout } = await run(PYTHON, [QGIS_SCRIPT, 'xyz', tilejson.tiles[0], out, ...tilejson.bounds.map(String), '256', '256'], {
       timeout: 300_000,
-      env: { ...process.env, QT_QPA_PLATFORM: 'offscreen', XDG_RUNTIME_DIR: work },
+      env: { ...gdalEnv(), QT_QPA_PLATFORM: 'offscreen', XDG_RUNTIME_DIR: work },
     });
     expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toMatchObject({ valid: true, error: '' });
     const { data } = await sharp(out).removeAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -85,7 +87,7 @@ describe('generated collections', () => {
 
   it('GDAL 3.6 opens the generated collection through OGCAPI and reads the tile route pixels', async () => {
     const url = `${base}/collections/LULC?${query}`;
-    const { stdout } = await run('gdalinfo', ['-json', `OGCAPI:${url}`], { timeout: 120_000 });
+    const { stdout } = await run('gdalinfo', ['-json', `OGCAPI:${url}`], { timeout: 120_000, env: gdalEnv() });
     expect(JSON.parse(stdout).driverShortName).toBe('OGCAPI');
     const collection = (await (await fetch(url)).json()) as { extent: { spatial: { bbox: number[][] } } };
     const [west, south, east, north] = collection.extent.spatial.bbox[0];
@@ -95,7 +97,7 @@ describe('generated collections', () => {
     const col = Math.floor(((west + east) / 2 + 180) / span);
     const out = join(work, 'generated.tif');
     const [tw, tn] = [-180 + col * span, 90 - row * span];
-    await run('gdal_translate', ['-oo', `TILEMATRIX=${z}`, '-projwin', String(tw), String(tn), String(tw + span), String(tn - span), `OGCAPI:${url}`, out], { timeout: 300_000 });
+    await run('gdal_translate', ['-oo', `TILEMATRIX=${z}`, '-projwin', String(tw), String(tn), String(tw + span), String(tn - span), `OGCAPI:${url}`, out], { timeout: 300_000, env: gdalEnv() });
     const bytes = readFileSync(out);
     const image = await (await fromArrayBuffer(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))).getImage();
     const fromGdal = Buffer.from((await image.readRasters({ interleave: true })) as unknown as Uint8Array);

@@ -44,7 +44,8 @@ async function render(kind: 'xyz' | 'gdal', uri: string, name: string, box: [num
   const out = join(work, name);
   const { stdout } = await run(PYTHON, [SCRIPT, kind, uri, out, ...box.map(String), '256', '256'], {
     timeout: 120_000,
-    env: { ...process.env, QT_QPA_PLATFORM: 'offscreen', XDG_RUNTIME_DIR: work },
+    // GDAL's WMS tile cache (used by the OGCAPI driver inside QGIS) stays in the scratch folder.
+    env: { ...process.env, QT_QPA_PLATFORM: 'offscreen', XDG_RUNTIME_DIR: work, GDAL_DEFAULT_WMS_CACHE_PATH: join(work, 'gdalwmscache') },
   });
   const result = JSON.parse(stdout.trim().split('\n').at(-1)!);
   expect(result, stdout).toMatchObject({ valid: true, error: '' });
