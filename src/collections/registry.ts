@@ -119,7 +119,7 @@ export class CollectionRegistry {
   /** `/collections/{OUTPUT}?S2L2A=...&seed=...`: the output generated from every source modality in the query. */
   private adHocGenerated(modality: Modality, from: Modality[], query: Record<string, string>): ResolvedCollection {
     const generation = this.requireGeneration(modality);
-    const sources = from.map((m) => ({ modality: m, href: adHocUrl(m, query[m]!).href, trusted: false }));
+    const sources = from.map((m) => this.configuredSource(m, adHocUrl(m, query[m]!)) ?? { modality: m, href: adHocUrl(m, query[m]!).href, trusted: false });
     const overrides = renderOverrides(modality, query);
     parseRenderParams(modality, Object.fromEntries(overrides));
     const params = parseGenerationQuery(generation.engine.pkg, query);
@@ -137,8 +137,20 @@ export class CollectionRegistry {
       adHoc: true,
       ...made,
       render: { ...made.render, ...Object.fromEntries(overrides) },
-      linkQuery: [...made.generation.sources.map((s): [string, string] => [s.modality, s.href]), ...given, ...overrides],
+      // Sources as the client named them (a sample's collection URL, not the local file behind it).
+      linkQuery: [...made.generation.sources.map((s): [string, string] => [s.modality, query[s.modality]!]), ...given, ...overrides],
     };
+  }
+
+  /**
+   * A source named by a configured collection's URL (`<service>/collections/<id>`, as the viewer's samples are):
+   * that collection's own source, read directly (it may be a local file only the operator can name).
+   */
+  private configuredSource(modality: Modality, url: URL) {
+    const match = /\/collections\/([^/]+)$/.exec(url.pathname);
+    const entry = match ? this.byId.get(decodeURIComponent(match[1]!)) : undefined;
+    if (!entry || entry.generate || entry.modality !== modality) return undefined;
+    return { modality, href: entry.source, trusted: true };
   }
 
   private requireGeneration(modality: Modality): GenerationPort {

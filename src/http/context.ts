@@ -16,6 +16,7 @@ import { encodeGeoTiff } from '../render/geotiff.js';
 import { renderRaster } from '../render/index.js';
 import { createSourceOpener } from '../sources/open.js';
 import { TileService } from '../tiles/service.js';
+import { Lifecycle } from './lifecycle.js';
 
 /**
  * Everything a request handler may use, built once at start-up and passed to createApp: no module-level
@@ -35,6 +36,8 @@ export interface AppContext {
   /** The chip engine over that runtime: generated collections and processes. */
   engine?: LocalChipEngine;
   startedAt: Date;
+  /** Readiness: starting (model warming up) -> ready -> draining (after SIGTERM). */
+  lifecycle: Lifecycle;
 }
 
 export interface ContextOverrides {
@@ -79,7 +82,9 @@ export function createContext(config: Config, overrides: ContextOverrides = {}):
     metrics,
     logger,
   });
-  return { config, logger, metrics, fetch, sources, cache, collections, tiles, model: overrides.model, engine, startedAt: new Date() };
+  // Without a model there is nothing to warm up: ready at once (tests, tools). server.ts marks a model ready.
+  const lifecycle = new Lifecycle(overrides.model ? 'starting' : 'ready');
+  return { config, logger, metrics, fetch, sources, cache, collections, tiles, model: overrides.model, engine, startedAt: new Date(), lifecycle };
 }
 
 function createEngine(config: Config, model: ModelRuntime, sources: SourceOpenerPort, store: CacheStore, logger: Logger, metrics: Metrics): LocalChipEngine {
@@ -89,6 +94,9 @@ function createEngine(config: Config, model: ModelRuntime, sources: SourceOpener
     store,
     logger,
     onChip: ({ origin, output }) => metrics.generationChips.inc({ origin, output }),
+    onModelStages: (stages) => {
+      for (const [stage, ms] of Object.entries(stages)) metrics.modelStageSeconds.observe({ stage }, ms / 1000);
+    },
     settings: {
       queueMax: config.GENERATION_QUEUE_MAX,
       concurrency: config.GENERATION_CONCURRENCY || config.BATCH_MAX_SIZE,
