@@ -17,7 +17,7 @@
  * 4. Bytes per cached chip per output: the encoded chip objects the engine put in the memory cache store.
  *
  * Env: BENCH_REPEAT (section 1 repetitions, default 3), BENCH_HITS (cache-hit requests at concurrency 1, default
- * 1000; 4x that at 32), BENCH_BURST_BATCH (default "8,1").
+ * 1000; 4x that at 32), BENCH_BURST_BATCH (default "8,1"), BENCH_SECTIONS (default "1,2,3,4"; 2 needs 1).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -43,6 +43,7 @@ import { slippyTile } from '../helpers/tiles.js';
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const HITS = Number(process.env.BENCH_HITS ?? 1000);
 const BURST_BATCH = (process.env.BENCH_BURST_BATCH ?? '8,1').split(',').map(Number);
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? '1,2,3,4').split(',').map(Number));
 /** Centre of the 640 px mosaic (as in test/generation-tiles.test.ts). */
 const MOSAIC_CENTRE: [number, number] = [34.08476, -3.42017];
 const WEB_MERCATOR = getTileMatrixSet('WebMercatorQuad');
@@ -203,40 +204,25 @@ function runBurstChild(batch: number, inputsUrl: string): Promise<any> {
   });
 }
 
-async function main() {
-  const log = (line: string) => process.stdout.write(`${line}\n`);
-  const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
-  log(`# generation benchmark (${new Date().toISOString()}, node ${process.version}, loopback)`);
-  log(`load at start: ${uptime()}`);
-  const dir = await mkdtemp(join(tmpdir(), 'tmogc-bench-mosaic-'));
-  await buildMosaicInputs(dir);
-  const inputs = await startFixtureServer(dir);
-  const S2 = `${inputs.url}/S2L2A.tif`;
-  let onnxRuns = 0;
-  const app = await startTestApp({ model: true, allowHosts: [new URL(inputs.url).host], env: SERVICE_TIMEOUTS, onRun: () => (onnxRuns += 1) });
-  const t0 = performance.now();
-  await app.ctx.model!.warmUp();
-  const { calls, original } = instrument(app);
-  const engine = app.ctx.engine!;
-  const chipKeys: string[] = [];
-  const store = app.ctx.cache.store;
-  const put = store.put.bind(store);
-  store.put = (key, object) => {
-    // Chip objects, not their leases (`<chip key>.lease`).
-    if (key.startsWith('chip/') && !key.endsWith('.lease') && !chipKeys.includes(key)) chipKeys.push(key);
-    return put(key, object);
-  };
-  const defaults = app.ctx.model!.manifest.defaults;
-  log(`model: ${engine.model.name} ${engine.model.version} (${engine.model.weights} weights), warm-up ${(performance.now() - t0).toFixed(0)} ms; ` +
-    `${defaults.timesteps} diffusion steps; BATCH_MAX_SIZE ${app.ctx.config.BATCH_MAX_SIZE}, BATCH_MAX_WAIT_MS ${app.ctx.config.BATCH_MAX_WAIT_MS}`);
-  // Open the sources once (the header reads every later plan shares through the opener's caches).
-  await getTile(app, `/collections/DEM/map/tiles/WebMercatorQuad/16/${slippyTile(...MOSAIC_CENTRE, 16).join('/')}?${tileQuery({ S2L2A: S2 }, { seed: 999 })}`);
+interface Bench {
+  app: TestApp;
+  inputsUrl: string;
+  calls: Call[];
+  original: (request: GenerateRequest) => Promise<GenerateResult>;
+  onnxRuns: () => number;
+  chipKeys: string[];
+}
 
-  // --- 1. cache-miss tiles: wall vs model ---------------------------------------------------------------
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+/** 1. Cache-miss tiles: wall vs model. Returns the wall/model ratios and the path of its last tile (now cached). */
+async function cacheMisses({ app, inputsUrl, calls, original, onnxRuns }: Bench) {
+  const engine = app.ctx.engine!;
+  const S2 = `${inputsUrl}/S2L2A.tif`;
   log('');
   log(`## 1. cache-miss generated tile (PNG, S2L2A mosaic, ${REPEAT} seeds each; load ${load()})`);
-  log('| tile | chips (countChips / generated / model calls) | ONNX runs (tile / replay) | wall ms | model ms | before model ms | model span ms | after model ms | wall/model |');
-  log('|---|---|---|---|---|---|---|---|---|');
+  log('| tile | chips (countChips / generated / model calls) | ONNX runs (tile / replay) | wall ms | model ms | (wall - model) / chip ms | before model ms | model span ms | after model ms | wall/model |');
+  log('|---|---|---|---|---|---|---|---|---|---|');
   const ratios: number[] = [];
   let seed = 1000;
   let hitPath = '';
@@ -249,7 +235,7 @@ async function main() {
       for (let k = 0; k < REPEAT; k += 1) {
         seed += 1;
         calls.length = 0;
-        const runsBefore = onnxRuns;
+        const runsBefore = onnxRuns();
         const generatedBefore = engine.stats().generated;
         const started = performance.now();
         const path = `/collections/${output}/map/tiles/WebMercatorQuad/${z}/${row}/${col}?${tileQuery({ S2L2A: S2 }, { seed })}`;
@@ -262,12 +248,12 @@ async function main() {
         const plan = await engine.plan(spec);
         const grid = tileGrid(WEB_MERCATOR, WEB_MERCATOR.definition.tileMatrices[z]!, row, col);
         counted = `${engine.countChips(plan, grid)} / ${engine.stats().generated - generatedBefore} / ${made.length}`;
-        const tileRuns = onnxRuns - runsBefore;
+        const tileRuns = onnxRuns() - runsBefore;
         // The same chips' requests, replayed through the runtime alone, as concurrently as the engine ran them.
         const m0 = performance.now();
         const replayed = await Promise.all(made.map((call) => original(call.request)));
         const model = performance.now() - m0;
-        runs = `${tileRuns} / ${onnxRuns - runsBefore - tileRuns}`;
+        runs = `${tileRuns} / ${onnxRuns() - runsBefore - tileRuns}`;
         replayed.forEach((result, i) => {
           const a = result.outputs[output]!.bands[0]!;
           const b = made[i]!.result.outputs[output]!.bands[0]!;
@@ -275,18 +261,22 @@ async function main() {
         });
         const first = Math.min(...made.map((c) => c.start));
         const last = Math.max(...made.map((c) => c.end));
-        rows.push([wall, model, first - started, last - first, started + wall - last]);
+        rows.push([wall, model, (wall - model) / made.length, first - started, last - first, started + wall - last]);
         ratios.push(wall / model);
       }
       const col5 = (i: number) => median(rows.map((r) => r[i]!));
       const ratio = median(rows.map((r) => r[0]! / r[1]!));
-      log(`| ${output} ${z}/${row}/${col} | ${counted} | ${runs} | ${col5(0).toFixed(0)} | ${col5(1).toFixed(0)} | ${col5(2).toFixed(0)} | ${col5(3).toFixed(0)} | ${col5(4).toFixed(0)} | ${ratio.toFixed(3)} |`);
+      log(`| ${output} ${z}/${row}/${col} | ${counted} | ${runs} | ${[0, 1, 2, 3, 4, 5].map((i) => col5(i).toFixed(0)).join(' | ')} | ${ratio.toFixed(3)} |`);
     }
   }
   log('(medians over the seeds, runs of the last seed; model = the captured generate() requests replayed concurrently in this');
   log(' process after the tile, outputs checked identical; before/after = wall time before the first and after the last chip generation)');
 
-  // --- 2. cache hits beside a static server --------------------------------------------------------------
+  return { ratios, hitPath };
+}
+
+/** 2. Cache hits of a generated tile beside a static server answering the same bytes. */
+async function cacheHits(app: TestApp, hitPath: string) {
   // The last tile of section 1 (DEM, zoom 16), now cached.
   const hitUrl = `${app.url}${hitPath}`;
   const hit = await getTile(app, hitUrl);
@@ -316,34 +306,44 @@ async function main() {
   staticServer.close();
   await agent.close();
 
-  // --- 3. burst of one map view, batcher on and off ---------------------------------------------------------
+  return hitRatios;
+}
+
+/** 3. A burst of one map view, batcher on and off, each in a fresh child process. */
+async function bursts(inputsUrl: string) {
   log('');
   log(`## 3. burst: 20 DEM tiles (5x4 at zoom 16 over the mosaic centre), concurrency 8, each config in a fresh process (this one idles; load ${load()})`);
-  log('| BATCH_MAX_SIZE | chip concurrency | seconds | tiles/s | tile p50 / max ms | chips generated (engine / model calls) | minimum chips | ONNX runs | rows per run (mean / max) | RSS before / peak during burst | VmHWM |');
+  log('| BATCH_MAX_SIZE | chip concurrency | seconds | tiles/s | tile p50 / max ms | chips (engine / model calls) | minimum chips | ONNX runs | rows per run (mean / max) | RSS before / peak during burst | VmHWM |');
   log('|---|---|---|---|---|---|---|---|---|---|---|');
-  const bursts = [];
+  const results = [];
   for (const batch of BURST_BATCH) {
-    const b = await runBurstChild(batch, inputs.url);
-    bursts.push(b);
+    const b = await runBurstChild(batch, inputsUrl);
+    results.push(b);
     log(
       `| ${b.batch} | ${b.concurrency} | ${b.seconds.toFixed(1)} | ${b.tilesPerSecond.toFixed(2)} | ${b.p50.toFixed(0)} / ${b.max.toFixed(0)} | ${b.generated} / ${b.modelCalls} | ${b.minimum} | ` +
         `${b.runs} | ${(b.rows / b.runs).toFixed(2)} / ${b.maxRows} | ${mib(b.rssBefore)} / ${mib(b.peakRss)} | ${mib(b.hwm)} |`,
     );
   }
-  log('(chip concurrency: GENERATION_CONCURRENCY, whose default 0 follows BATCH_MAX_SIZE)');
+  log('(chip concurrency: GENERATION_CONCURRENCY, whose default 0 follows BATCH_MAX_SIZE; chips: engine = stats().generated, which counts');
+  log(' a chip once per tile read that obtained it, single-flight waiters included; model calls = runtime generate() calls = chips generated)');
 
-  // --- 4. bytes per cached chip ----------------------------------------------------------------------------
+  return results;
+}
+
+/** 4. Bytes of the encoded chips the engine put in the cache store, per output. */
+async function chipBytes({ app, inputsUrl, chipKeys }: Bench) {
+  const store = app.ctx.cache.store;
   log('');
   log(`## 4. bytes per cached chip (int16 + deflate, the chips of one zoom-14 tile at the mosaic centre, seed 0; load ${load()})`);
-  log('| output | from | chips | partly masked | min bytes | median bytes | max bytes | raw float32 bytes | raw/median |');
-  log('|---|---|---|---|---|---|---|---|---|');
+  log('| output | from | chips | partly masked | min bytes | median bytes | max bytes | int16 + mask before deflate | raw float32 bytes | raw/median |');
+  log('|---|---|---|---|---|---|---|---|---|---|');
   const medians: string[] = [];
   const [zr, zc] = slippyTile(...MOSAIC_CENTRE, 14);
   for (const output of ['S2L2A', 'S1GRD', 'S1RTC', 'DEM', 'LULC', 'NDVI'] as Modality[]) {
     // S2L2A named as a source is the source itself: generate it from the S1RTC mosaic instead.
     const from = output === 'S2L2A' ? 'S1RTC' : 'S2L2A';
     chipKeys.length = 0;
-    await getTile(app, `/collections/${output}/map/tiles/WebMercatorQuad/14/${zr}/${zc}?${tileQuery({ [from]: `${inputs.url}/${from}.tif` })}`);
+    await getTile(app, `/collections/${output}/map/tiles/WebMercatorQuad/14/${zr}/${zc}?${tileQuery({ [from]: `${inputsUrl}/${from}.tif` })}`);
     const sizes: number[] = [];
     let partial = 0;
     let planes = 0;
@@ -358,19 +358,57 @@ async function main() {
     sizes.sort((a, b) => a - b);
     const raw = planes * 224 * 224 * 4;
     medians.push(`${output} ${median(sizes)}`);
-    log(`| ${output} | ${from} | ${sizes.length} | ${partial} | ${sizes[0]} | ${median(sizes)} | ${sizes.at(-1)} | ${raw} (${planes} planes) | ${(raw / median(sizes)).toFixed(1)} |`);
+    const int16 = planes * 224 * 224 * 2 + 224 * 224;
+    log(`| ${output} | ${from} | ${sizes.length} | ${partial} | ${sizes[0]} | ${median(sizes)} | ${sizes.at(-1)} | ${int16} | ${raw} (${planes} planes) | ${(raw / median(sizes)).toFixed(1)} |`);
   }
-  await app.close();
+  return medians;
+}
 
+async function main() {
+  const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
+  log(`# generation benchmark (${new Date().toISOString()}, node ${process.version}, loopback, sections ${[...SECTIONS].join(',')})`);
+  log(`load at start: ${uptime()}`);
+  const dir = await mkdtemp(join(tmpdir(), 'tmogc-bench-mosaic-'));
+  await buildMosaicInputs(dir);
+  const inputs = await startFixtureServer(dir);
+  let runs = 0;
+  const app = await startTestApp({ model: true, allowHosts: [new URL(inputs.url).host], env: SERVICE_TIMEOUTS, onRun: () => (runs += 1) });
+  const t0 = performance.now();
+  await app.ctx.model!.warmUp();
+  const { calls, original } = instrument(app);
+  const engine = app.ctx.engine!;
+  const chipKeys: string[] = [];
+  const store = app.ctx.cache.store;
+  const put = store.put.bind(store);
+  store.put = (key, object) => {
+    // Chip objects, not their leases (`<chip key>.lease`).
+    if (key.startsWith('chip/') && !key.endsWith('.lease') && !chipKeys.includes(key)) chipKeys.push(key);
+    return put(key, object);
+  };
+  const bench: Bench = { app, inputsUrl: inputs.url, calls, original, onnxRuns: () => runs, chipKeys };
+  const defaults = app.ctx.model!.manifest.defaults;
+  log(`model: ${engine.model.name} ${engine.model.version} (${engine.model.weights} weights), warm-up ${(performance.now() - t0).toFixed(0)} ms; ` +
+    `${defaults.timesteps} diffusion steps; BATCH_MAX_SIZE ${app.ctx.config.BATCH_MAX_SIZE}, BATCH_MAX_WAIT_MS ${app.ctx.config.BATCH_MAX_WAIT_MS}`);
+  // Open the sources once (the header reads every later plan shares through the opener's caches).
+  await getTile(app, `/collections/DEM/map/tiles/WebMercatorQuad/16/${slippyTile(...MOSAIC_CENTRE, 16).join('/')}?${tileQuery({ S2L2A: `${inputs.url}/S2L2A.tif` }, { seed: 999 })}`);
+
+  const summary: string[] = [];
+  if (SECTIONS.has(1)) {
+    const { ratios, hitPath } = await cacheMisses(bench);
+    summary.push(`miss wall/model median ${median(ratios).toFixed(3)} (goal <= 1.05)`);
+    if (SECTIONS.has(2)) summary.push(`hit ${(await cacheHits(app, hitPath)).join(', ')}`);
+  }
+  if (SECTIONS.has(3)) {
+    const results = await bursts(inputs.url);
+    summary.push(`burst ${results.map((b) => `batch ${b.batch}: ${b.tilesPerSecond.toFixed(2)} tiles/s, ${b.modelCalls}/${b.minimum} chips, ${b.runs} runs`).join('; ')}`);
+  }
+  if (SECTIONS.has(4)) summary.push(`median bytes/chip ${(await chipBytes(bench)).join(', ')}`);
+  await app.close();
   await inputs.close();
   await rm(dir, { recursive: true, force: true });
   log('');
   log(`load at end: ${uptime()}`);
-  const burstText = bursts.map((b) => `batch ${b.batch}: ${b.tilesPerSecond.toFixed(2)} tiles/s, ${b.generated}/${b.minimum} chips, ${b.runs} runs`).join('; ');
-  log(
-    `summary: miss wall/model median ${median(ratios).toFixed(3)} (goal <= 1.05); hit ${hitRatios.join(', ')}; burst ${burstText}; ` +
-      `median bytes/chip ${medians.join(', ')}`,
-  );
+  log(`summary: ${summary.join('; ')}`);
 }
 
 const burstAt = process.argv.indexOf('--burst');
