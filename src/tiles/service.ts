@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { CacheStatus, Produced } from '../cache/tile-cache.js';
 import type { CachedObject } from '../cache/store.js';
 import type { CollectionRegistry, ResolvedCollection } from '../collections/registry.js';
@@ -73,12 +74,20 @@ const MAX_TILE_SIDE = 4096;
 export const COVERAGE_MEDIA_TYPE = 'image/tiff; application=geotiff';
 
 export class TileService {
+  /** Limits per collection content and set: every tile request checks against them, cache hits included. */
+  private readonly limitsMemo = new LRUCache<string, TileMatrixLimits[]>({ max: 2000 });
+
   constructor(private readonly deps: TileServiceDeps) {}
 
   /** tileMatrixSetLimits of a collection on a tile matrix set, from its first served level to its maxzoom. */
   async limits(collection: ResolvedCollection, tms: TileMatrixSetEntry, signal?: AbortSignal): Promise<TileMatrixLimits[]> {
+    const key = `${collection.modality}\u0000${collection.source}\u0000${tms.definition.id}\u0000${collection.maxzoom}`;
+    const remembered = this.limitsMemo.get(key);
+    if (remembered) return remembered;
     const bounds = await this.deps.registry.bounds(collection, signal);
-    return tileMatrixSetLimits(tms, bounds, this.maxZoomIndex(collection, tms), await this.minZoomIndex(collection, tms, signal));
+    const limits = tileMatrixSetLimits(tms, bounds, this.maxZoomIndex(collection, tms), await this.minZoomIndex(collection, tms, signal));
+    this.limitsMemo.set(key, limits);
+    return limits;
   }
 
   /** Highest tile matrix index served for a collection on a set (its maxzoom, within the set). */
@@ -130,8 +139,8 @@ export class TileService {
   private async address(request: TileRequest, signal?: AbortSignal) {
     const { collection, tms, format } = request;
     const dataType: TileDataType = format === 'tiff' ? 'coverage' : 'map';
-    await this.checkGenerationZoom(request, signal);
     const limits = await this.limits(collection, tms, signal);
+    await this.checkGenerationZoom(request, limits, signal);
     const { matrix, tileRow, tileCol } = resolveTile(tms, request, request.limits === 'matrix' ? wholeLevels(limits) : limits);
     if (matrix.tileWidth > MAX_TILE_SIDE || matrix.tileHeight > MAX_TILE_SIDE) {
       throw badRequest(`Tile matrix ${matrix.id} has tiles larger than ${MAX_TILE_SIDE} px.`);
@@ -158,10 +167,10 @@ export class TileService {
   }
 
   /** A generated collection below its first level: a 404 that says which zoom to ask for instead. */
-  private async checkGenerationZoom(request: TileRequest, signal?: AbortSignal): Promise<void> {
+  private async checkGenerationZoom(request: TileRequest, limits: TileMatrixLimits[], signal?: AbortSignal): Promise<void> {
     const { collection, tms } = request;
     if (!collection.generation) return;
-    const first = await this.minZoomIndex(collection, tms, signal);
+    const first = Number(limits[0]?.tileMatrix ?? 0);
     const level = Number(request.tileMatrix);
     if (!Number.isInteger(level) || level >= first) return;
     const bounds = await this.deps.registry.bounds(collection, signal);
