@@ -6,6 +6,8 @@ import { commonRoutes } from './http/common.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
 import { tileMatrixSetRoutes } from './http/tile-matrix-sets.js';
 import { tileRoutes } from './http/tiles.js';
+import { jobRoutes } from './http/jobs.js';
+import { processRoutes } from './http/processes.js';
 
 export type { AppContext } from './http/context.js';
 export { createContext } from './http/context.js';
@@ -34,12 +36,14 @@ export function createApp(ctx: AppContext): Hono {
   });
 
   // Tilesets, tiles and TMS definitions are fetched cross-origin by OpenLayers and MapLibre.
-  app.use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS'], exposeHeaders: ['ETag', 'X-Cache', 'Link', 'Content-Length'] }));
+  app.use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS', 'POST', 'DELETE'], allowHeaders: ['Content-Type', 'Prefer', 'Accept', 'Range', 'Authorization'], exposeHeaders: ['ETag', 'X-Cache', 'Link', 'Content-Length', 'Location', 'Preference-Applied', 'Content-Range', 'Accept-Ranges'] }));
 
   app.route('/', commonRoutes(ctx)); //                                        landing, conformance, api, health, metrics
   app.route('/tileMatrixSets', tileMatrixSetRoutes(ctx)); //                  tiling schemes
   app.route('/collections', collectionRoutes(ctx)); //                        collections
   app.route('/collections/:collectionId/map/tiles', tileRoutes(ctx)); //      tilesets, tiles, TileJSON
+  app.route('/processes', processRoutes(ctx)); //                             OGC API - Processes
+  app.route('/jobs', jobRoutes(ctx)); //                                      jobs, results, dismiss
 
   app.notFound(notFoundHandler);
   app.onError(errorHandler(ctx.logger));

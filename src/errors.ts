@@ -8,6 +8,7 @@ export type OgcErrorKind =
   | 'bad-request'
   | 'not-found'
   | 'not-acceptable'
+  | 'gone'
   | 'payload-too-large'
   | 'upstream'
   | 'upstream-timeout'
@@ -18,6 +19,7 @@ const STATUS: Record<OgcErrorKind, number> = {
   'bad-request': 400,
   'not-found': 404,
   'not-acceptable': 406,
+  gone: 410,
   'payload-too-large': 413,
   upstream: 502,
   'upstream-timeout': 504,
@@ -29,6 +31,7 @@ const TITLE: Record<OgcErrorKind, string> = {
   'bad-request': 'Bad request',
   'not-found': 'Not found',
   'not-acceptable': 'Not acceptable',
+  gone: 'Gone',
   'payload-too-large': 'Payload too large',
   upstream: 'Upstream failure',
   'upstream-timeout': 'Upstream timeout',

@@ -14,6 +14,8 @@ import { encodeImage } from '../render/encode.js';
 import { renderRaster } from '../render/index.js';
 import { createSourceOpener } from '../sources/open.js';
 import { TileService } from '../tiles/service.js';
+import { JobManager } from '../jobs/manager.js';
+import { createObjectStore, type ObjectStore } from '../jobs/object-store.js';
 
 /**
  * Everything a request handler may use, built once at start-up and passed to createApp: no module-level
@@ -31,6 +33,8 @@ export interface AppContext {
   /** The TerraMind runtime, when the process loaded a model package (server.ts does; most tests do not). */
   model?: ModelRuntime;
   startedAt: Date;
+  /** OGC API - Processes jobs of this instance, in the job store (JOBS_URL). */
+  jobs: JobManager;
 }
 
 export interface ContextOverrides {
@@ -40,6 +44,8 @@ export interface ContextOverrides {
   /** Configured collections (instead of reading COLLECTIONS_FILE). */
   collections?: CollectionConfig[];
   model?: ModelRuntime;
+  /** The job store (instead of JOBS_URL). */
+  jobStore?: ObjectStore;
 }
 
 export function createContext(config: Config, overrides: ContextOverrides = {}): AppContext {
@@ -59,5 +65,12 @@ export function createContext(config: Config, overrides: ContextOverrides = {}):
   const cache = new TileCache(overrides.cacheStore ?? createCacheStore(config), { metrics, logger });
   const collections = new CollectionRegistry(overrides.collections ?? loadCollectionsFile(config.COLLECTIONS_FILE), sources);
   const tiles = new TileService({ registry: collections, cache, render: renderRaster, encode: encodeImage, cacheKey, metrics, logger });
-  return { config, logger, metrics, fetch, sources, cache, collections, tiles, model: overrides.model, startedAt: new Date() };
+  const jobs = new JobManager(overrides.jobStore ?? createObjectStore(config), {
+    maxRunning: config.JOBS_MAX_RUNNING,
+    maxQueued: config.JOBS_MAX_QUEUED,
+    heartbeatMs: config.JOB_HEARTBEAT_MS,
+    staleMs: config.JOB_STALE_MS,
+    logger,
+  });
+  return { config, logger, metrics, fetch, sources, cache, collections, tiles, model: overrides.model, startedAt: new Date(), jobs };
 }

@@ -18,6 +18,8 @@ export interface TestApp {
   fixtures: FixtureServer;
   get(path: string, headers?: Record<string, string>): Promise<Response>;
   getJson<T = any>(path: string, headers?: Record<string, string>): Promise<{ response: Response; body: T }>;
+  /** POSTs a JSON body (execute requests). */
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -58,7 +60,15 @@ export async function startTestApp(
       }
       return { response, body };
     },
+    post(path, body, headers = {}) {
+      return fetch(path.startsWith('http') ? path : `${url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+    },
     async close() {
+      await ctx.jobs.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await fixtures.close();
     },
