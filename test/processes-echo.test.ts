@@ -26,7 +26,7 @@ async function json(response: Response): Promise<any> {
 async function waitFor(jobUrl: string, status: string, ms = 10_000): Promise<any> {
   const end = Date.now() + ms;
   for (;;) {
-    const body = await (await fetch(jobUrl)).json();
+    const body = (await (await fetch(jobUrl)).json()) as { status: string };
     if (body.status === status) return body;
     if (Date.now() > end) throw new Error(`job at ${jobUrl} is ${body.status}, not ${status}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
