@@ -31,7 +31,7 @@ let outputs: string[] = [];
 beforeAll(async () => {
   app = await startTestApp();
   root = app.url;
-  const description = await (await fetch(`${root}/processes/echo`, { headers: { accept: 'application/json' } })).json();
+  const description = await jsonOf(await fetch(`${root}/processes/echo`, { headers: { accept: 'application/json' } }));
   inputs = Object.entries(description.inputs as Record<string, { schema: any }>).map(([id, { schema }]) => createInput(id, schema));
   outputs = Object.keys(description.outputs);
 });
@@ -107,6 +107,7 @@ async function postAsync(body: unknown): Promise<Response> {
 }
 
 const getJson = (url: string, accept = 'application/json') => fetch(url, { headers: { accept } });
+const jsonOf = (response: Response): Promise<any> => response.json();
 
 /** Jobs.validateMultipartResponse, parsing as JavaMail does when the boundary parameter is not given. */
 function multipartHasTestString(body: string): boolean {
@@ -131,7 +132,7 @@ describe('ets-ogcapi-processes10, replayed: Core', () => {
   it('LandingPage: 200, service-desc/doc, conformance and processes links, landingPage.yaml', async () => {
     const response = await getJson(`${root}/`);
     expect(response.status).toBe(200);
-    const body = await response.json();
+    const body = await jsonOf(response);
     const rels = body.links.map((link: any) => link.rel);
     expect(rels.includes('service-desc') || rels.includes('service-doc')).toBe(true);
     expect(rels).toContain('http://www.opengis.net/def/rel/ogc/1.0/conformance');
@@ -140,39 +141,39 @@ describe('ets-ogcapi-processes10, replayed: Core', () => {
   });
 
   it('Conformance: confClasses.yaml, strings, core', async () => {
-    const body = await (await getJson(`${root}/conformance`)).json();
+    const body = await jsonOf(await getJson(`${root}/conformance`));
     expectValid(S().confClasses, body, 'conformance');
     expect(body.conformsTo.every((uri: unknown) => typeof uri === 'string')).toBe(true);
     expect(body.conformsTo).toContain('http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/core');
   });
 
   it('ProcessList: non-empty, processList.yaml; ?limit=1: links and exactly one process', async () => {
-    const list = await (await getJson(`${root}/processes`)).json();
+    const list = await jsonOf(await getJson(`${root}/processes`));
     expect(list.processes.length).toBeGreaterThan(0);
     expectValid(S().processList, list, 'process list');
-    const one = await (await getJson(`${root}/processes?limit=1`)).json();
+    const one = await jsonOf(await getJson(`${root}/processes?limit=1`));
     expect(Array.isArray(one.links)).toBe(true);
     expect(one.processes).toHaveLength(1);
   });
 
   it('Process: echo valid; an invalid process id is an exception', async () => {
-    expectValid(S().process, await (await getJson(`${root}/processes/echo`)).json(), 'echo');
+    expectValid(S().process, await jsonOf(await getJson(`${root}/processes/echo`)), 'echo');
     const missing = await getJson(`${root}/processes/invalid-process-${randomUUID()}`);
     expect(missing.status).toBe(404);
-    expectValid(S().exception, await missing.json(), 'no-such-process');
+    expectValid(S().exception, await jsonOf(missing), 'no-such-process');
   });
 
   it('OGCProcessDescription: every process valid with inputs, outputs, schemas; a oneOf input and a oneOf output exist', async () => {
-    const list = await (await getJson(`${root}/processes`)).json();
+    const list = await jsonOf(await getJson(`${root}/processes`));
     for (const summary of list.processes.slice(0, 5)) {
-      const description = await (await getJson(`${root}/processes/${summary.id}`)).json();
+      const description = await jsonOf(await getJson(`${root}/processes/${summary.id}`));
       expectValid(S().process, description, summary.id);
       expect(description.inputs).toBeDefined();
       expect(description.outputs).toBeDefined();
       for (const input of Object.values<any>(description.inputs)) expect(input.schema).toBeDefined();
       for (const output of Object.values<any>(description.outputs)) expect(output.schema).toBeDefined();
     }
-    const echo = await (await getJson(`${root}/processes/echo`)).json();
+    const echo = await jsonOf(await getJson(`${root}/processes/echo`));
     expect(Object.values<any>(echo.inputs).some((input) => Array.isArray(input.schema.oneOf))).toBe(true);
     expect(Object.values<any>(echo.outputs).some((output) => Array.isArray(output.schema.oneOf))).toBe(true);
   });
@@ -204,21 +205,21 @@ describe('ets-ogcapi-processes10, replayed: Jobs', () => {
     expect([400, 500]).toContain(response.status);
     const type = response.headers.get('content-type')!;
     expect(type === 'application/json' || type.startsWith('application/json;')).toBe(true);
-    expectValid(S().exception, await response.json(), 'exception');
+    expectValid(S().exception, await jsonOf(response), 'exception');
   });
 
   it('AutoExecutionMode / JobCreationOp / SuccessAsync / JobSuccess / JobResults / Request: 201, Location, statusInfo.yaml', async () => {
     for (const prefer of ['respond-async', 'respond-async ']) {
       const response = await post(executeNode(), prefer);
       expect(response.status).toBe(201);
-      const created = await response.json();
+      const created = await jsonOf(response);
       expectValid(S().statusInfo, created, '201 body');
       const location = response.headers.get('location')!;
       expect(location.startsWith(`${root}/jobs/`)).toBe(true);
       const status = await fetch(location); // JobSuccess sends no Accept header
       expect(status.status).toBe(200);
       expect(status.headers.get('content-type')).toBe('application/json');
-      expectValid(S().statusInfo, await status.json(), 'status');
+      expectValid(S().statusInfo, await jsonOf(status), 'status');
     }
   });
 
@@ -235,11 +236,11 @@ describe('ets-ogcapi-processes10, replayed: Jobs', () => {
 
   it('AsyncRawValueOne: 201 JSON body; the status (results link, fetched without Accept) leads to teststring', async () => {
     const response = await postAsync(oneOutputNode('raw'));
-    await response.json();
-    let status = await (await getJson(response.headers.get('location')!)).json();
+    await jsonOf(response);
+    let status = await jsonOf(await getJson(response.headers.get('location')!));
     for (let attempt = 0; attempt < 4 && !status.links.some((l: any) => l.rel === 'http://www.opengis.net/def/rel/ogc/1.0/results'); attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      status = await (await getJson(status.links.find((l: any) => l.rel === 'monitor').href)).json();
+      status = await jsonOf(await getJson(status.links.find((l: any) => l.rel === 'monitor').href));
     }
     const results = status.links.find((l: any) => l.rel === 'http://www.opengis.net/def/rel/ogc/1.0/results');
     expect(await (await fetch(results.href)).text()).toContain(TEST);
@@ -248,7 +249,7 @@ describe('ets-ogcapi-processes10, replayed: Jobs', () => {
   it('AsyncDocument / AsyncRawMixedMulti / AsyncRawRef / AsyncRawValueMulti: 201, statusInfo valid', async () => {
     for (const node of [executeNode('document'), executeNode('raw')]) {
       const response = await postAsync(node);
-      expectValid(S().statusInfo, await (await getJson(response.headers.get('location')!)).json(), 'status');
+      expectValid(S().statusInfo, await jsonOf(await getJson(response.headers.get('location')!)), 'status');
     }
   });
 
@@ -258,7 +259,7 @@ describe('ets-ogcapi-processes10, replayed: Jobs', () => {
     await getJson(location);
     const results = await getJson(`${location}/results`);
     expect(results.status).toBe(404);
-    const body = await results.json();
+    const body = await jsonOf(results);
     expect(body.type).toBe('http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/result-not-ready');
     expectValid(S().exception, body, 'result-not-ready');
     await fetch(location, { method: 'DELETE' });
@@ -267,7 +268,7 @@ describe('ets-ogcapi-processes10, replayed: Jobs', () => {
   it('ResultsFailed: an invalid execute request is > 200 with an exception body', async () => {
     const response = await post({ 'invalid-execute-request': 'true)' });
     expect(response.status).toBeGreaterThan(200);
-    expectValid(S().exception, await response.json(), 'exception');
+    expectValid(S().exception, await jsonOf(response), 'exception');
   });
 
   it('ResultsSync: no Link header on a synchronous response (a rel=monitor one would be followed wrongly)', async () => {
@@ -280,14 +281,14 @@ describe('ets-ogcapi-processes10, replayed: Jobs', () => {
     for (const path of [`/processes/invalid-job-${randomUUID()}`, `/processes/invalid-job-${randomUUID()}/results`, `/jobs/invalid-job-${randomUUID()}`]) {
       const response = await getJson(`${root}${path}`);
       expect(response.status).toBe(404);
-      expectValid(S().exception, await response.json(), path);
+      expectValid(S().exception, await jsonOf(response), path);
     }
   });
 });
 
 describe('ets-ogcapi-processes10, replayed: Job List', () => {
   it('JobList: jobs non-empty (made by the tests above), jobList.yaml', async () => {
-    const body = await (await getJson(`${root}/jobs`)).json();
+    const body = await jsonOf(await getJson(`${root}/jobs`));
     expect(body.jobs.length).toBeGreaterThan(0);
     expectValid(S().jobList, body, 'job list');
   });
