@@ -41,7 +41,8 @@ export function createApp(ctx: AppContext): Hono {
   app.route('/', commonRoutes(ctx)); //                                        landing, conformance, api, health, metrics
   app.route('/tileMatrixSets', tileMatrixSetRoutes(ctx)); //                  tiling schemes
   app.route('/collections', collectionRoutes(ctx)); //                        collections
-  app.route('/collections/:collectionId/map/tiles', tileRoutes(ctx)); //      tilesets, tiles, TileJSON
+  app.route('/collections/:collectionId/map/tiles', tileRoutes(ctx, 'map')); //           tilesets, tiles, TileJSON
+  app.route('/collections/:collectionId/coverage/tiles', tileRoutes(ctx, 'coverage')); // GeoTIFF value tiles
   app.route('/processes', processRoutes(ctx)); //                             OGC API - Processes
   app.route('/jobs', jobRoutes(ctx)); //                                      jobs, results, dismiss
 

@@ -56,6 +56,15 @@ export const ConfigSchema = z.object({
   BATCH_MAX_SIZE: z.coerce.number().int().min(1).max(256).default(8),
   BATCH_MAX_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(10),
   MODEL_WARMUP: flag(true),
+  /** Chip engine (src/generation, docs/generation.md). */
+  GENERATION_QUEUE_MAX: z.coerce.number().int().min(1).default(256),
+  /** Chips generated at once; 0 = BATCH_MAX_SIZE, so the batcher can stack a full batch. */
+  GENERATION_CONCURRENCY: z.coerce.number().int().min(0).max(256).default(0),
+  GENERATE_MAX_CHIPS_PER_TILE: z.coerce.number().int().min(1).max(1024).default(25),
+  CHIP_MEMORY_CACHE_BYTES: z.coerce.number().int().min(0).default(256 * 1024 * 1024),
+  GENERATION_LEASE_TTL_MS: z.coerce.number().int().positive().default(120_000),
+  GENERATION_LEASE_WAIT_MS: z.coerce.number().int().min(0).default(30_000),
+  GENERATION_LEASE_SETTLE_MS: z.coerce.number().int().min(0).default(250),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // OGC API - Processes (src/jobs, src/processes): where jobs live and how many run at once.
   /** Job documents, results, virtual collections; unset = beside the cache (src/jobs/object-store.ts). */

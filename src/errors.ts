@@ -43,13 +43,16 @@ export class OgcError extends Error {
   readonly status: number;
   readonly type: string;
   readonly title: string;
+  /** Response headers the error needs (e.g. Retry-After on a 503). */
+  readonly headers: Record<string, string>;
 
   constructor(
     readonly kind: OgcErrorKind,
     readonly detail: string,
-    options: { type?: string; title?: string; cause?: unknown } = {},
+    options: { type?: string; title?: string; cause?: unknown; headers?: Record<string, string> } = {},
   ) {
     super(detail, { cause: options.cause });
+    this.headers = options.headers ?? {};
     this.name = 'OgcError';
     this.status = STATUS[kind];
     this.title = options.title ?? TITLE[kind];

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { CACHE_VERSION, cacheKey, RENDER_VERSION, SERVICE_VERSION } from '../src/cache/keys.js';
+import { CACHE_VERSION, cacheKey, GENERATION_VERSION, RENDER_VERSION, SERVICE_VERSION } from '../src/cache/keys.js';
 import { MemoryCacheStore } from '../src/cache/memory-store.js';
 import { S3CacheStore } from '../src/cache/s3-store.js';
 import type { CachedObject, CacheStore } from '../src/cache/store.js';
@@ -19,8 +19,8 @@ describe('cacheKey', () => {
   it('is versioned, sharded and content addressed', () => {
     const key = cacheKey('tiles', { collection: 's2', z: 3, x: 1, y: 2 }, 'png');
     expect(SERVICE_VERSION).toMatch(/^\d+\.\d+\.\d+/);
-    expect(CACHE_VERSION).toBe(`v${SERVICE_VERSION}-r${RENDER_VERSION}`);
-    const match = /^tiles\/v[^/]+-r\d+\/([0-9a-f]{2})\/([0-9a-f]{64})\.png$/.exec(key);
+    expect(CACHE_VERSION).toBe(`v${SERVICE_VERSION}-r${RENDER_VERSION}-g${GENERATION_VERSION}`);
+    const match = /^tiles\/v[^/]+-r\d+-g\d+\/([0-9a-f]{2})\/([0-9a-f]{64})\.png$/.exec(key);
     expect(match).not.toBeNull();
     expect(match![2].startsWith(match![1])).toBe(true);
   });
@@ -75,6 +75,10 @@ class FlakyStore implements CacheStore {
   async put(key: string, object: CachedObject): Promise<void> {
     if (this.failPut) throw new Error('store put down');
     return this.inner.put(key, object);
+  }
+  async putIfAbsent(key: string, object: CachedObject): Promise<boolean> {
+    if (this.failPut) throw new Error('store put down');
+    return this.inner.putIfAbsent(key, object);
   }
 }
 

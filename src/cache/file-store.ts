@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import type { CachedObject, CacheStore } from './store.js';
 
@@ -42,6 +42,23 @@ export class FileCacheStore implements CacheStore {
     } catch (error) {
       await rm(temp, { force: true }).catch(() => undefined);
       throw error;
+    }
+  }
+
+  async putIfAbsent(key: string, object: CachedObject): Promise<boolean> {
+    const target = this.pathOf(key);
+    await mkdir(dirname(target), { recursive: true });
+    const temp = `${target}.${process.pid}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`;
+    try {
+      await writeFile(temp, encodeObject(object));
+      // link(2) refuses an existing name: the complete file appears under the key only if nobody was first.
+      await link(temp, target);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    } finally {
+      await rm(temp, { force: true }).catch(() => undefined);
     }
   }
 

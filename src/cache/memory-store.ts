@@ -26,6 +26,12 @@ export class MemoryCacheStore implements CacheStore {
     this.lru.set(key, { body: object.body, contentType: object.contentType, etag: object.etag });
   }
 
+  async putIfAbsent(key: string, object: CachedObject): Promise<boolean> {
+    if (this.lru.has(key)) return false;
+    await this.put(key, object);
+    return true;
+  }
+
   /** Bytes currently accounted (for tests and metrics). */
   get sizeBytes(): number {
     return this.lru.calculatedSize;

@@ -59,16 +59,31 @@ export class S3CacheStore implements CacheStore {
 
   async put(key: string, object: CachedObject): Promise<void> {
     // A single PutObject is atomic in S3: readers see the old object or the new one.
-    await this.client.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: this.objectKey(key),
-        Body: Buffer.from(object.body.buffer, object.body.byteOffset, object.body.byteLength),
-        ContentLength: object.body.byteLength,
-        ContentType: object.contentType,
-        Metadata: { etag: object.etag },
-      }),
-    );
+    await this.client.send(this.putCommand(key, object));
+  }
+
+  async putIfAbsent(key: string, object: CachedObject): Promise<boolean> {
+    try {
+      await this.client.send(this.putCommand(key, object, '*'));
+      return true;
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+      // 412: the key exists; 409: a concurrent conditional write won the race (AWS ConditionalRequestConflict).
+      if (status === 412 || status === 409) return false;
+      throw error;
+    }
+  }
+
+  private putCommand(key: string, object: CachedObject, ifNoneMatch?: string): PutObjectCommand {
+    return new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: this.objectKey(key),
+      Body: Buffer.from(object.body.buffer, object.body.byteOffset, object.body.byteLength),
+      ContentLength: object.body.byteLength,
+      ContentType: object.contentType,
+      Metadata: { etag: object.etag },
+      IfNoneMatch: ifNoneMatch,
+    });
   }
 
   destroy(): void {

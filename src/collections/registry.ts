@@ -1,9 +1,13 @@
 import { LRUCache } from 'lru-cache';
-import { badRequest, notFound } from '../errors.js';
-import { MODALITIES, parseModality, type Modality } from '../modalities.js';
+import { badRequest, notFound, OgcError } from '../errors.js';
+import type { GenerationSpec } from '../generation/types.js';
+import { MODALITIES, MODALITY_IDS, parseModality, type Modality } from '../modalities.js';
 import { parseRenderParams, renderParamsSchema } from '../render/index.js';
+import type { CollectionView } from '../ogc/collections.js';
 import type { ModalityReader } from '../sources/types.js';
 import type { CollectionConfig } from './config.js';
+import { GENERATION_PARAM_NAMES, parseGenerationParams, parseGenerationQuery } from '../generation/params.js';
+import { generatedReader, resolveGeneration, type GenerationPort } from './generated.js';
 
 /**
  * Collections the service can tile: the configured ones (COLLECTIONS_FILE) and ad hoc ones, one per modality,
@@ -21,8 +25,10 @@ export interface ResolvedCollection extends CollectionConfig {
   linkQuery: [string, string][];
   /** Further inputs that change a tile's bytes (e.g. model name@version and seed for generated modalities). */
   keyParts?: Record<string, string>;
+  /** Generated collections: what the chip engine makes the modality from, and how documents describe it. */
+  generation?: GenerationSpec;
+  generatedBy?: CollectionView['generatedBy'];
 }
-
 
 export class CollectionRegistry {
   private readonly byId: Map<string, CollectionConfig>;
@@ -31,8 +37,12 @@ export class CollectionRegistry {
   constructor(
     configured: CollectionConfig[],
     private readonly opener: SourceOpenerPort,
+    /** The model and chip engine, when the process loaded a model package (generated collections need both). */
+    private readonly generation?: GenerationPort,
   ) {
     this.byId = new Map(configured.map((entry) => [entry.id, entry]));
+    // Configured generated collections are checked against the model now: a bad parameter stops the start-up.
+    for (const entry of configured) if (entry.generate && generation) this.resolve(entry.id, {});
   }
 
   configured(): CollectionConfig[] {
@@ -46,12 +56,12 @@ export class CollectionRegistry {
       const overrides = renderOverrides(configured.modality, query);
       const render = { ...configured.render, ...Object.fromEntries(overrides) };
       parseRenderParams(configured.modality, render);
-      return {
-        ...configured,
-        render,
-        adHoc: false,
-        linkQuery: overrides,
-      };
+      const collection: ResolvedCollection = { ...configured, render, adHoc: false, linkQuery: overrides };
+      if (!configured.generate) return collection;
+      const generation = this.requireGeneration(configured.modality);
+      const sources = configured.generate.sources.map((s) => ({ ...s, trusted: true }));
+      const params = parseGenerationParams(generation.engine.pkg, configured.generate.params, `generation parameters of collection ${id}`);
+      return { ...collection, ...resolveGeneration(generation, configured.modality, sources, params) };
     }
     const modality = parseModality(id);
     if (!modality || modality !== id) {
@@ -62,21 +72,18 @@ export class CollectionRegistry {
       );
     }
     const source = query[modality];
+    const generatedFrom = MODALITY_IDS.filter((m) => m !== modality && query[m] !== undefined);
+    if ((source === undefined || source.trim() === '') && generatedFrom.length > 0) {
+      return this.adHocGenerated(modality, generatedFrom, query);
+    }
     if (source === undefined || source.trim() === '') {
       throw badRequest(
         `Collection '${modality}' is an ad hoc collection: give its source in the query parameter '${modality}' ` +
-          `(a STAC item or GeoTIFF URL), e.g. /collections/${modality}?${modality}=https://example.com/item.json`,
+          `(a STAC item or GeoTIFF URL), e.g. /collections/${modality}?${modality}=https://example.com/item.json, ` +
+          `or the sources to generate it from, e.g. /collections/${modality}?S2L2A=https://example.com/item.json`,
       );
     }
-    let url: URL;
-    try {
-      url = new URL(source);
-    } catch {
-      throw badRequest(`Query parameter '${modality}' must be an absolute http(s) URL, got '${source}'.`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw badRequest(`Query parameter '${modality}' must be an http(s) URL, got scheme '${url.protocol}'.`);
-    }
+    const url = adHocUrl(modality, source);
     const overrides = renderOverrides(modality, query);
     parseRenderParams(modality, Object.fromEntries(overrides));
     return {
@@ -96,7 +103,40 @@ export class CollectionRegistry {
 
   /** Opens the collection's source (metadata only); the opener keeps its own caches. */
   open(collection: ResolvedCollection, signal?: AbortSignal): Promise<ModalityReader> {
+    if (collection.generation) return generatedReader(this.requireGeneration(collection.modality).engine, collection.generation, collection.modality, signal);
     return this.opener.open(collection.source, collection.modality, { trusted: collection.trusted, signal });
+  }
+
+  /** `/collections/{OUTPUT}?S2L2A=...&seed=...`: the output generated from every source modality in the query. */
+  private adHocGenerated(modality: Modality, from: Modality[], query: Record<string, string>): ResolvedCollection {
+    const generation = this.requireGeneration(modality);
+    const sources = from.map((m) => ({ modality: m, href: adHocUrl(m, query[m]!).href, trusted: false }));
+    const overrides = renderOverrides(modality, query);
+    parseRenderParams(modality, Object.fromEntries(overrides));
+    const params = parseGenerationQuery(generation.engine.pkg, query);
+    const made = resolveGeneration(generation, modality, sources, params);
+    // Links keep the sources and the parameters the client gave (defaults stay implicit), in canonical order.
+    const given = GENERATION_PARAM_NAMES.filter((name) => query[name] !== undefined).map(
+      (name): [string, string] => [name, name === 'thinking' ? params.thinking.join(',') : String(params[name])],
+    );
+    return {
+      id: modality,
+      modality,
+      trusted: false,
+      render: Object.fromEntries(overrides),
+      minzoom: 0,
+      maxzoom: 18,
+      adHoc: true,
+      ...made,
+      linkQuery: [...made.generation.sources.map((s): [string, string] => [s.modality, s.href]), ...given, ...overrides],
+    };
+  }
+
+  private requireGeneration(modality: Modality): GenerationPort {
+    if (!this.generation) {
+      throw new OgcError('unavailable', `This service runs without a model package, so ${modality} cannot be generated here.`);
+    }
+    return this.generation;
   }
 
   /** CRS84 footprint of a collection, remembered per source so listing collections stays cheap. */
@@ -108,6 +148,20 @@ export class CollectionRegistry {
     this.boundsCache.set(key, reader.bounds);
     return reader.bounds;
   }
+}
+
+/** An ad hoc source from the query: an absolute http(s) URL, or a 400 naming the parameter. */
+function adHocUrl(name: string, value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw badRequest(`Query parameter '${name}' must be an absolute http(s) URL, got '${value}'.`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw badRequest(`Query parameter '${name}' must be an http(s) URL, got scheme '${url.protocol}'.`);
+  }
+  return url;
 }
 
 /** Names of the render parameters a modality's renderer takes (other query parameters are not content). */

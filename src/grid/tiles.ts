@@ -102,13 +102,13 @@ export function matrixLimits(matrix: TileMatrix, bbox: Bbox): TileMatrixLimits {
 }
 
 /**
- * tileMatrixSetLimits for a CRS84 bbox from the set's first level up to `maxZoom` (index into tileMatrices).
- * Contiguous from the first level: OpenLayers builds its zoom levels from this list and breaks on gaps.
+ * tileMatrixSetLimits for a CRS84 bbox from level `minZoom` (default the set's first) up to `maxZoom` (indices
+ * into tileMatrices). Contiguous: OpenLayers builds its zoom levels from this list and breaks on gaps.
  */
-export function tileMatrixSetLimits(entry: TileMatrixSetEntry, bbox: Bbox, maxZoom: number): TileMatrixLimits[] {
+export function tileMatrixSetLimits(entry: TileMatrixSetEntry, bbox: Bbox, maxZoom: number, minZoom = 0): TileMatrixLimits[] {
   const projected = bboxToTmsCrs(entry, bbox);
   const last = Math.min(maxZoom, entry.definition.tileMatrices.length - 1);
-  return entry.definition.tileMatrices.slice(0, last + 1).map((matrix) => matrixLimits(matrix, projected));
+  return entry.definition.tileMatrices.slice(Math.min(minZoom, last), last + 1).map((matrix) => matrixLimits(matrix, projected));
 }
 
 /** Path values arrive as strings; only plain non-negative decimal integers are tile indices. */

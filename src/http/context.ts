@@ -7,10 +7,12 @@ import { CollectionRegistry, type SourceOpenerPort } from '../collections/regist
 import type { Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { createMetrics, type Metrics } from '../metrics.js';
+import { createChipEngine, type LocalChipEngine } from '../generation/engine.js';
 import type { ModelRuntime } from '../model/index.js';
 import { createGuardedFetch } from '../net/guarded-fetch.js';
 import type { GuardedFetch } from '../net/types.js';
 import { encodeImage } from '../render/encode.js';
+import { encodeGeoTiff } from '../render/geotiff.js';
 import { renderRaster } from '../render/index.js';
 import { createSourceOpener } from '../sources/open.js';
 import { TileService } from '../tiles/service.js';
@@ -32,6 +34,8 @@ export interface AppContext {
   tiles: TileService;
   /** The TerraMind runtime, when the process loaded a model package (server.ts does; most tests do not). */
   model?: ModelRuntime;
+  /** The chip engine over that runtime: generated collections and processes. */
+  engine?: LocalChipEngine;
   startedAt: Date;
   /** OGC API - Processes jobs of this instance, in the job store (JOBS_URL). */
   jobs: JobManager;
@@ -63,8 +67,24 @@ export function createContext(config: Config, overrides: ContextOverrides = {}):
     decodedCacheBytes: config.SOURCE_DECODED_CACHE_BYTES,
   });
   const cache = new TileCache(overrides.cacheStore ?? createCacheStore(config), { metrics, logger });
-  const collections = new CollectionRegistry(overrides.collections ?? loadCollectionsFile(config.COLLECTIONS_FILE), sources);
-  const tiles = new TileService({ registry: collections, cache, render: renderRaster, encode: encodeImage, cacheKey, metrics, logger });
+  const engine = overrides.model && createEngine(config, overrides.model, sources, cache.store, logger);
+  const collections = new CollectionRegistry(
+    overrides.collections ?? loadCollectionsFile(config.COLLECTIONS_FILE),
+    sources,
+    engine ? { engine } : undefined,
+  );
+  const tiles = new TileService({
+    registry: collections,
+    cache,
+    render: renderRaster,
+    encode: encodeImage,
+    // Coverage tiles: float32 values in physical units, NaN where there is no data (GDAL_NODATA nan).
+    encodeCoverage: (raster) => encodeGeoTiff(raster),
+    cacheKey,
+    maxChipsPerTile: config.GENERATE_MAX_CHIPS_PER_TILE,
+    metrics,
+    logger,
+  });
   const jobs = new JobManager(overrides.jobStore ?? createObjectStore(config), {
     maxRunning: config.JOBS_MAX_RUNNING,
     maxQueued: config.JOBS_MAX_QUEUED,
@@ -72,5 +92,22 @@ export function createContext(config: Config, overrides: ContextOverrides = {}):
     staleMs: config.JOB_STALE_MS,
     logger,
   });
-  return { config, logger, metrics, fetch, sources, cache, collections, tiles, model: overrides.model, startedAt: new Date(), jobs };
+  return { config, logger, metrics, fetch, sources, cache, collections, tiles, model: overrides.model, engine, startedAt: new Date(), jobs };
+}
+
+function createEngine(config: Config, model: ModelRuntime, sources: SourceOpenerPort, store: CacheStore, logger: Logger): LocalChipEngine {
+  return createChipEngine({
+    runtime: model,
+    opener: sources,
+    store,
+    logger,
+    settings: {
+      queueMax: config.GENERATION_QUEUE_MAX,
+      concurrency: config.GENERATION_CONCURRENCY || config.BATCH_MAX_SIZE,
+      memoryBytes: config.CHIP_MEMORY_CACHE_BYTES,
+      leaseTtlMs: config.GENERATION_LEASE_TTL_MS,
+      leaseWaitMs: config.GENERATION_LEASE_WAIT_MS,
+      leaseSettleMs: config.GENERATION_LEASE_SETTLE_MS,
+    },
+  });
 }

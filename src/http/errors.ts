@@ -38,7 +38,7 @@ export function errorHandler(logger: Logger) {
     const log = { status: ogc.status, method: c.req.method, path: c.req.path, detail: ogc.detail };
     if (ogc.status >= 500) logger.error({ ...log, err: error }, 'request failed');
     else logger.debug(log, 'request rejected');
-    return exceptionResponse(ogc);
+    return exceptionResponse(ogc, ogc.headers);
   };
 }
 

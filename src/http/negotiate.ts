@@ -100,6 +100,15 @@ export function tileFormat(c: Context): ImageFormat {
   return chosen;
 }
 
+/** Coverage tiles come only as GeoTIFF: f= may say so (tiff, geotiff or the media type), anything else is a 400. */
+export function coverageFormat(c: Context): 'tiff' {
+  const f = c.req.query('f');
+  if (f !== undefined && !/^(tiff?|geotiff|image\/tiff(;\s*application=geotiff)?)$/i.test(f)) {
+    throw badRequest(`Coverage tiles are GeoTIFF only: use f=tiff (or leave f out), got f='${f}'.`);
+  }
+  return 'tiff';
+}
+
 /** Absolute base URL of the service (PUBLIC_URL, or the request's own origin). */
 export function baseUrl(c: Context, publicUrl: string | undefined): string {
   return publicUrl ?? new URL(c.req.url).origin;

@@ -2,15 +2,18 @@ import { Hono, type Context } from 'hono';
 import { notFound } from '../errors.js';
 import { resolveTile, type TileMatrixLimits } from '../grid/tiles.js';
 import { getTileMatrixSet, listTileMatrixSets } from '../grid/tms.js';
-import { tileJsonDocument, tilesetDocument, tilesetsListDocument, tileTemplate } from '../ogc/tilesets.js';
+import { tileJsonDocument, tilesetDocument, tilesetsListDocument, tileTemplate, type TilesDataType } from '../ogc/tilesets.js';
 import type { CollectionView } from '../ogc/collections.js';
 import type { AppContext } from './context.js';
 import { escapeHtml } from './html.js';
-import { baseUrl, queryRecord, tileFormat } from './negotiate.js';
+import { baseUrl, coverageFormat, queryRecord, tileFormat } from './negotiate.js';
 import { sendDocument } from './respond.js';
 
-/** Map tiles of one collection: tilesets list, tileset metadata, TileJSON and the tiles themselves. */
-export function tileRoutes(ctx: AppContext): Hono {
+/**
+ * Tiles of one collection: tilesets list, tileset metadata, TileJSON (map tiles) and the tiles themselves.
+ * Mounted twice: `/map/tiles` (rendered images) and `/coverage/tiles` (GeoTIFF values in physical units).
+ */
+export function tileRoutes(ctx: AppContext, dataType: TilesDataType = 'map'): Hono {
   const app = new Hono();
   const resolve = (c: Context) => ctx.collections.resolve(c.req.param('collectionId') ?? '', queryRecord(c));
   const base = (c: Context) => baseUrl(c, ctx.config.PUBLIC_URL);
@@ -20,7 +23,7 @@ export function tileRoutes(ctx: AppContext): Hono {
     const sets = await Promise.all(
       listTileMatrixSets().map(async (tms) => ({ tms, limits: await ctx.tiles.limits(collection, tms, c.req.raw.signal) })),
     );
-    return sendDocument(c, `${collection.title}: map tilesets`, tilesetsListDocument(base(c), collection, sets));
+    return sendDocument(c, `${collection.title}: ${dataType} tilesets`, tilesetsListDocument(base(c), collection, sets, dataType));
   });
 
   app.get('/:tileMatrixSetId', async (c) => {
@@ -28,18 +31,20 @@ export function tileRoutes(ctx: AppContext): Hono {
     const collection = resolve(c);
     const bounds = await ctx.collections.bounds(collection, c.req.raw.signal);
     const limits = await ctx.tiles.limits(collection, tms, c.req.raw.signal);
-    const document = tilesetDocument(base(c), collection, tms, limits, bounds);
-    return sendDocument(c, document.title, document, { html: previewHtml(base(c), collection, tms.definition.id, limits) });
+    const document = tilesetDocument(base(c), collection, tms, limits, bounds, dataType);
+    const html = dataType === 'map' ? previewHtml(base(c), collection, tms.definition.id, limits) : '';
+    return sendDocument(c, document.title, document, { html });
   });
 
   app.get('/:tileMatrixSetId/tilejson.json', async (c) => {
     const tms = getTileMatrixSet(c.req.param('tileMatrixSetId'));
-    if (tms.definition.id !== 'WebMercatorQuad') {
-      throw notFound('TileJSON describes XYZ tiles in WebMercatorQuad only; use /WebMercatorQuad/tilejson.json.');
+    if (tms.definition.id !== 'WebMercatorQuad' || dataType !== 'map') {
+      throw notFound('TileJSON describes XYZ map tiles in WebMercatorQuad only; use /map/tiles/WebMercatorQuad/tilejson.json.');
     }
     const collection = resolve(c);
     const bounds = await ctx.collections.bounds(collection, c.req.raw.signal);
-    const document = tileJsonDocument(base(c), collection, bounds, { min: collection.minzoom, max: ctx.tiles.maxZoomIndex(collection, tms) });
+    const min = Math.max(collection.minzoom, await ctx.tiles.minZoomIndex(collection, tms, c.req.raw.signal));
+    const document = tileJsonDocument(base(c), collection, bounds, { min, max: ctx.tiles.maxZoomIndex(collection, tms) });
     return c.body(JSON.stringify(document), 200, { 'content-type': 'application/json' });
   });
 
@@ -48,7 +53,7 @@ export function tileRoutes(ctx: AppContext): Hono {
     const address = { tileMatrix: c.req.param('tileMatrix'), tileRow: c.req.param('tileRow'), tileCol: c.req.param('tileCol') };
     // Cheap checks first, so malformed or impossible tiles never touch the source.
     resolveTile(tms, address);
-    const format = tileFormat(c);
+    const format = dataType === 'map' ? tileFormat(c) : coverageFormat(c);
     const collection = resolve(c);
     const { object, status } = await ctx.tiles.tile({ collection, tms, ...address, format }, c.req.raw.signal);
     const headers: Record<string, string> = {

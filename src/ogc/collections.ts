@@ -8,6 +8,8 @@ export interface CollectionView {
   modality: string;
   linkQuery: QueryPairs;
   attribution?: string;
+  /** Generated collections: how the content is made (model, weights, sources, parameters). */
+  generatedBy?: { model: string; version: string; weights: string; sources: { modality: string; href: string }[]; parameters: Record<string, unknown> };
 }
 
 export function collectionPath(id: string): string {
@@ -26,6 +28,12 @@ export function collectionDocument(base: string, collection: CollectionView, bou
       type: MEDIA.json,
       title: 'Map tilesets',
     },
+    {
+      href: href(base, `${path}/coverage/tiles`, collection.linkQuery),
+      rel: REL.tilesetsCoverage,
+      type: MEDIA.json,
+      title: 'Coverage tilesets (GeoTIFF values in physical units)',
+    },
   ];
   return {
     id: collection.id,
@@ -37,6 +45,7 @@ export function collectionDocument(base: string, collection: CollectionView, bou
     extent: { spatial: { bbox: [[bounds[0], bounds[1], bounds[2], bounds[3]]], crs: CRS84 } },
     crs: [CRS84],
     dataType: 'map',
+    ...(collection.generatedBy ? { generatedBy: collection.generatedBy } : {}),
     links,
   };
 }

@@ -17,6 +17,8 @@ export const CONFORMANCE_CLASSES = [
   'http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/oas30',
   'http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/png',
   'http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/jpeg',
+  // Coverage tiles (geodata tilesets of dataType coverage) as GeoTIFF.
+  'http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tiff',
   // OGC API - Processes 1.0 (src/processes, src/jobs) and the 2.0 draft's collection output.
   'http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/core',
   'http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/ogc-process-description',
