@@ -28,6 +28,16 @@ export interface ResolvedCollection extends CollectionConfig {
   /** Generated collections: what the chip engine makes the modality from, and how documents describe it. */
   generation?: GenerationSpec;
   generatedBy?: CollectionView['generatedBy'];
+  relatedLinks?: CollectionView['relatedLinks'];
+}
+
+/**
+ * Collection outputs of terramind-generate (src/processes/virtual-collections.ts): ids whose definition lives in
+ * the job store, so any instance resolves them; `workflowPath` is where the defining request is served.
+ */
+export interface VirtualCollectionPort {
+  find(id: string): Promise<{ id: string; output: Modality; spec: GenerationSpec } | undefined>;
+  workflowPath(id: string): string;
 }
 
 export class CollectionRegistry {
@@ -39,6 +49,7 @@ export class CollectionRegistry {
     private readonly opener: SourceOpenerPort,
     /** The model and chip engine, when the process loaded a model package (generated collections need both). */
     private readonly generation?: GenerationPort,
+    private readonly virtual?: VirtualCollectionPort,
   ) {
     this.byId = new Map(configured.map((entry) => [entry.id, entry]));
     // Configured generated collections are checked against the model now: a bad parameter stops the start-up.
@@ -98,6 +109,32 @@ export class CollectionRegistry {
       maxzoom: 18,
       adHoc: true,
       linkQuery: [[modality, url.href], ...overrides],
+    };
+  }
+
+  /** resolve(), and the collection outputs of processes (looked up in the job store): what HTTP handlers call. */
+  async resolveAny(id: string, query: Record<string, string>): Promise<ResolvedCollection> {
+    if (!this.virtual || this.byId.has(id) || parseModality(id) === id) return this.resolve(id, query);
+    const found = await this.virtual.find(id);
+    if (!found) return this.resolve(id, query);
+    const generation = this.requireGeneration(found.output);
+    const overrides = renderOverrides(found.output, query);
+    parseRenderParams(found.output, Object.fromEntries(overrides));
+    const made = resolveGeneration(generation, found.output, found.spec.sources, found.spec.params);
+    return {
+      id,
+      modality: found.output,
+      trusted: false,
+      render: Object.fromEntries(overrides),
+      minzoom: 0,
+      maxzoom: 18,
+      adHoc: false,
+      ...made,
+      title: `${made.title}: collection output of process terramind-generate`,
+      linkQuery: overrides,
+      relatedLinks: [
+        { path: this.virtual.workflowPath(id), rel: 'http://www.opengis.net/def/rel/ogc/1.0/workflow', type: 'application/json', title: 'The execute request that defines this collection' },
+      ],
     };
   }
 

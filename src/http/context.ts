@@ -18,6 +18,8 @@ import { createSourceOpener } from '../sources/open.js';
 import { TileService } from '../tiles/service.js';
 import { JobManager } from '../jobs/manager.js';
 import { createObjectStore, type ObjectStore } from '../jobs/object-store.js';
+import { virtualCollectionFinder } from '../processes/virtual-collections.js';
+import { workflowPath } from '../processes/generate.js';
 
 /**
  * Everything a request handler may use, built once at start-up and passed to createApp: no module-level
@@ -68,10 +70,18 @@ export function createContext(config: Config, overrides: ContextOverrides = {}):
   });
   const cache = new TileCache(overrides.cacheStore ?? createCacheStore(config), { metrics, logger });
   const engine = overrides.model && createEngine(config, overrides.model, sources, cache.store, logger);
+  const jobs = new JobManager(overrides.jobStore ?? createObjectStore(config), {
+    maxRunning: config.JOBS_MAX_RUNNING,
+    maxQueued: config.JOBS_MAX_QUEUED,
+    heartbeatMs: config.JOB_HEARTBEAT_MS,
+    staleMs: config.JOB_STALE_MS,
+    logger,
+  });
   const collections = new CollectionRegistry(
     overrides.collections ?? loadCollectionsFile(config.COLLECTIONS_FILE),
     sources,
     engine ? { engine } : undefined,
+    { find: virtualCollectionFinder(jobs.repository), workflowPath: workflowPath },
   );
   const tiles = new TileService({
     registry: collections,
@@ -83,13 +93,6 @@ export function createContext(config: Config, overrides: ContextOverrides = {}):
     cacheKey,
     maxChipsPerTile: config.GENERATE_MAX_CHIPS_PER_TILE,
     metrics,
-    logger,
-  });
-  const jobs = new JobManager(overrides.jobStore ?? createObjectStore(config), {
-    maxRunning: config.JOBS_MAX_RUNNING,
-    maxQueued: config.JOBS_MAX_QUEUED,
-    heartbeatMs: config.JOB_HEARTBEAT_MS,
-    staleMs: config.JOB_STALE_MS,
     logger,
   });
   return { config, logger, metrics, fetch, sources, cache, collections, tiles, model: overrides.model, engine, startedAt: new Date(), jobs };

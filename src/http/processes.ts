@@ -1,23 +1,27 @@
 import { Hono, type Context } from 'hono';
-import { badRequest } from '../errors.js';
+import { badRequest, notFound } from '../errors.js';
 import { statusInfo } from '../jobs/documents.js';
 import { processDescription, processListDocument } from '../processes/descriptions.js';
 import { prefersAsync } from '../processes/execute-request.js';
 import { availableProcesses } from '../processes/registry.js';
 import { ProcessService } from '../processes/service.js';
+import { definingRequest, virtualCollectionFinder, type VirtualCollection } from '../processes/virtual-collections.js';
 import type { AppContext } from './context.js';
 import { baseUrl } from './negotiate.js';
 import { sendDocument } from './respond.js';
 import { resultsResponse, type ResultSource } from './results.js';
 
 /**
- * /processes, /processes/{id} and POST /processes/{id}/execution. Synchronous unless the client sends
+ * /processes, /processes/{id}, POST /processes/{id}/execution (?response=collection: collection output) and the
+ * defining request of a collection output. Synchronous unless the client sends
  * `Prefer: respond-async` (then 201, an absolute Location and the statusInfo). No Link header on synchronous
  * answers: the 1.0 test suite then requires rel=monitor and follows it wrongly (../shared/docs/ogcapi.md Q7).
  */
-export function processRoutes(ctx: AppContext, collections: CollectionOutputHandler = noCollectionOutput): Hono {
+export function processRoutes(ctx: AppContext): Hono {
   const app = new Hono();
-  const service = new ProcessService({ jobs: ctx.jobs, fetch: ctx.fetch, processes: availableProcesses(ctx) });
+  const processes = availableProcesses({ engine: ctx.engine, repository: ctx.jobs.repository, maxChips: ctx.config.JOB_MAX_CHIPS, blockSize: ctx.config.COG_BLOCK_SIZE });
+  const service = new ProcessService({ jobs: ctx.jobs, fetch: ctx.fetch, processes });
+  const findVirtualCollection = virtualCollectionFinder(ctx.jobs.repository);
   const base = (c: Context) => baseUrl(c, ctx.config.PUBLIC_URL);
 
   app.get('/', (c) => {
@@ -35,7 +39,7 @@ export function processRoutes(ctx: AppContext, collections: CollectionOutputHand
     const id = c.req.param('processId');
     service.get(id);
     const body = await jsonBody(c);
-    if (c.req.query('response') === 'collection') return collections(c, id, body);
+    if (c.req.query('response') === 'collection') return collectionOutput(c, await service.collections(id, body, c.req.raw.signal));
     if (c.req.query('response') !== undefined) throw badRequest(`response=${c.req.query('response')}: the only query value is response=collection (results as a collection); set "response" in the body for raw or document.`);
     const execution = await service.execute(id, body, { async: prefersAsync(c.req.header('prefer')), signal: c.req.raw.signal });
     if (execution.mode === 'async') {
@@ -50,15 +54,31 @@ export function processRoutes(ctx: AppContext, collections: CollectionOutputHand
     return resultsResponse(resultSource(ctx, base(c)), execution.record, execution.results);
   });
 
+  // The canonical execute request of a collection output (its collection links here with rel workflow).
+  app.get('/:processId/workflows/:collectionId', async (c) => {
+    service.get(c.req.param('processId'));
+    const id = c.req.param('collectionId');
+    const found = await findVirtualCollection(id);
+    if (!found) throw notFound(`No collection output '${id}' of process ${c.req.param('processId')}.`);
+    return c.body(JSON.stringify(definingRequest(found)), 200, { 'content-type': 'application/json' });
+  });
+
+  /** One output: 303 to its collection; several: a document linking one collection per output. */
+  const collectionOutput = (c: Context, collections: VirtualCollection[]): Response => {
+    const href = (collection: VirtualCollection) => `${base(c)}/collections/${encodeURIComponent(collection.id)}`;
+    if (collections.length === 1) {
+      const location = href(collections[0]);
+      return c.body(JSON.stringify({ links: [{ href: location, rel: 'http://www.opengis.net/def/rel/ogc/1.0/collection', type: 'application/json', title: collections[0].output }] }), 303, {
+        location,
+        'content-type': 'application/json',
+      });
+    }
+    const document = Object.fromEntries(collections.map((collection) => [collection.output, { href: href(collection), type: 'application/json', title: `${collection.output} (collection)` }]));
+    return c.body(JSON.stringify(document), 200, { 'content-type': 'application/json' });
+  };
+
   return app;
 }
-
-/** Answers ?response=collection (terramind-generate's virtual collections). */
-export type CollectionOutputHandler = (c: Context, processId: string, body: unknown) => Promise<Response>;
-
-const noCollectionOutput: CollectionOutputHandler = async (_c, processId) => {
-  throw badRequest(`Process ${processId} has no collection output: leave out response=collection.`);
-};
 
 export function resultSource(ctx: AppContext, base: string): ResultSource {
   const store = ctx.jobs.repository.store;

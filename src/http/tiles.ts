@@ -15,11 +15,11 @@ import { sendDocument } from './respond.js';
  */
 export function tileRoutes(ctx: AppContext, dataType: TilesDataType = 'map'): Hono {
   const app = new Hono();
-  const resolve = (c: Context) => ctx.collections.resolve(c.req.param('collectionId') ?? '', queryRecord(c));
+  const resolve = (c: Context) => ctx.collections.resolveAny(c.req.param('collectionId') ?? '', queryRecord(c));
   const base = (c: Context) => baseUrl(c, ctx.config.PUBLIC_URL);
 
   app.get('/', async (c) => {
-    const collection = resolve(c);
+    const collection = await resolve(c);
     const sets = await Promise.all(
       listTileMatrixSets().map(async (tms) => ({ tms, limits: await ctx.tiles.limits(collection, tms, c.req.raw.signal) })),
     );
@@ -28,7 +28,7 @@ export function tileRoutes(ctx: AppContext, dataType: TilesDataType = 'map'): Ho
 
   app.get('/:tileMatrixSetId', async (c) => {
     const tms = getTileMatrixSet(c.req.param('tileMatrixSetId'));
-    const collection = resolve(c);
+    const collection = await resolve(c);
     const bounds = await ctx.collections.bounds(collection, c.req.raw.signal);
     const limits = await ctx.tiles.limits(collection, tms, c.req.raw.signal);
     const document = tilesetDocument(base(c), collection, tms, limits, bounds, dataType);
@@ -41,7 +41,7 @@ export function tileRoutes(ctx: AppContext, dataType: TilesDataType = 'map'): Ho
     if (tms.definition.id !== 'WebMercatorQuad' || dataType !== 'map') {
       throw notFound('TileJSON describes XYZ map tiles in WebMercatorQuad only; use /map/tiles/WebMercatorQuad/tilejson.json.');
     }
-    const collection = resolve(c);
+    const collection = await resolve(c);
     const bounds = await ctx.collections.bounds(collection, c.req.raw.signal);
     const min = Math.max(collection.minzoom, await ctx.tiles.minZoomIndex(collection, tms, c.req.raw.signal));
     const document = tileJsonDocument(base(c), collection, bounds, { min, max: ctx.tiles.maxZoomIndex(collection, tms) });
@@ -54,7 +54,7 @@ export function tileRoutes(ctx: AppContext, dataType: TilesDataType = 'map'): Ho
     // Cheap checks first, so malformed or impossible tiles never touch the source.
     resolveTile(tms, address);
     const format = dataType === 'map' ? tileFormat(c) : coverageFormat(c);
-    const collection = resolve(c);
+    const collection = await resolve(c);
     const { object, status } = await ctx.tiles.tile({ collection, tms, ...address, format }, c.req.raw.signal);
     const headers: Record<string, string> = {
       etag: object.etag,

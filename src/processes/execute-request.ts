@@ -33,6 +33,8 @@ export interface ExecuteRequest {
   inputs: Record<string, unknown>;
   /** Output ids asked for (all when the request names none) and their transmission. */
   outputs: { id: string; transmissionMode: TransmissionMode }[];
+  /** Whether the request named its outputs (else `outputs` lists every output of the process). */
+  outputsNamed: boolean;
   response: 'raw' | 'document';
 }
 
@@ -55,7 +57,7 @@ export function parseExecuteRequest(body: unknown, process: ProcessDefinition): 
     if (!process.outputTransmission.includes(mode)) throw badRequest(`outputs.${id}.transmissionMode: ${mode} is not offered; use ${process.outputTransmission.join(' or ')}.`);
     return { id, transmissionMode: mode };
   });
-  return { inputs: request.inputs, outputs, response: request.response ?? 'raw' };
+  return { inputs: request.inputs, outputs, outputsNamed: named.length > 0, response: request.response ?? 'raw' };
 }
 
 /**

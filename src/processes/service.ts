@@ -1,10 +1,11 @@
-import { OgcError } from '../errors.js';
+import { badRequest, OgcError } from '../errors.js';
 import type { JobManager } from '../jobs/manager.js';
 import type { JobRecord, JobResults } from '../jobs/types.js';
 import type { GuardedFetch } from '../net/types.js';
 import { errorOfJob, noSuchProcess, resultsGone } from './errors.js';
 import { parseExecuteRequest, validateInputs } from './execute-request.js';
 import type { ProcessDefinition } from './types.js';
+import type { VirtualCollection } from './virtual-collections.js';
 
 /**
  * Execution of any process: the execute request is parsed, the inputs validated and the execution prepared
@@ -33,13 +34,23 @@ export class ProcessService {
     return process;
   }
 
+  /** ?response=collection: validates the request, checks the sources, stores one virtual collection per output. */
+  async collections(id: string, body: unknown, signal?: AbortSignal): Promise<VirtualCollection[]> {
+    const process = this.get(id);
+    if (!process.collections) throw badRequest(`Process ${id} has no collection output: leave out response=collection.`);
+    const request = parseExecuteRequest(body, process);
+    const values = await validateInputs(process, request.inputs, this.deps.fetch, signal);
+    return process.collections(values, request.outputs.map((output) => output.id), request.outputsNamed, signal);
+  }
+
   async execute(id: string, body: unknown, options: { async: boolean; signal?: AbortSignal }): Promise<Execution> {
     const process = this.get(id);
     const request = parseExecuteRequest(body, process);
     const values = await validateInputs(process, request.inputs, this.deps.fetch, options.signal);
-    const prepared = await process.prepare(values, request.outputs.map((output) => output.id), options.signal);
+    const prepared = await process.prepare(values, request.outputs.map((output) => output.id), options.signal, request.outputsNamed);
+    const outputs = prepared.outputs ? request.outputs.filter((output) => prepared.outputs!.includes(output.id)) : request.outputs;
     const { record, done } = await this.deps.jobs.submit(
-      { processID: process.id, response: request.response, outputs: request.outputs, inputs: prepared.inputs },
+      { processID: process.id, response: request.response, outputs, inputs: prepared.inputs },
       { limited: process.limited, run: prepared.run },
     );
     if (options.async) return { mode: 'async', record };

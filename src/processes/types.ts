@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { RunningJob } from '../jobs/manager.js';
 import type { JobResults, TransmissionMode } from '../jobs/types.js';
+import type { VirtualCollection } from './virtual-collections.js';
 
 /**
  * A process of this service: its description (inputs as one zod object, the same schema that validates execute
@@ -21,6 +22,8 @@ export interface OutputSpec {
 export interface PreparedExecution {
   /** Inputs as the job records them (validated, defaults filled in). */
   inputs: Record<string, unknown>;
+  /** The outputs the job produces, when the process narrows the request's (default: the request's). */
+  outputs?: string[];
   run(job: RunningJob): Promise<JobResults>;
 }
 
@@ -43,5 +46,8 @@ export interface ProcessDefinition {
   outputs: Record<string, OutputSpec>;
   /** Input ids whose value may be given by reference ({"href": ...}) and is then fetched as text. */
   textByReference?: string[];
-  prepare(inputs: Record<string, unknown>, outputs: string[], signal?: AbortSignal): Promise<PreparedExecution>;
+  /** `outputs`: the request's outputs (all when it names none; `named` says whether it named any). */
+  prepare(inputs: Record<string, unknown>, outputs: string[], signal?: AbortSignal, named?: boolean): Promise<PreparedExecution>;
+  /** Collection output (?response=collection): one virtual collection per output, stored for any instance. */
+  collections?(inputs: Record<string, unknown>, outputs: string[], named: boolean, signal?: AbortSignal): Promise<VirtualCollection[]>;
 }

@@ -6,6 +6,8 @@ import { loadConfig } from '../../src/config.js';
 import { MemoryCacheStore } from '../../src/cache/memory-store.js';
 import { createContext, type AppContext } from '../../src/http/context.js';
 import { startFixtureServer, type FixtureServer } from './fixture-server.js';
+import type { ModelRuntime } from '../../src/model/index.js';
+import type { ObjectStore } from '../../src/jobs/object-store.js';
 
 /**
  * The whole service on a real loopback port, over a memory cache, with the fixture server as its only
@@ -24,7 +26,7 @@ export interface TestApp {
 }
 
 export async function startTestApp(
-  options: { collections?: CollectionConfig[]; env?: Record<string, string>; allowHosts?: string[] } = {},
+  options: { collections?: CollectionConfig[]; env?: Record<string, string>; allowHosts?: string[]; model?: ModelRuntime; jobStore?: ObjectStore } = {},
 ): Promise<TestApp> {
   const fixtures = await startFixtureServer();
   const fixtureHost = new URL(fixtures.url).host;
@@ -38,6 +40,8 @@ export async function startTestApp(
   const ctx = createContext(config, {
     cacheStore: new MemoryCacheStore(64 * 1024 * 1024),
     collections: options.collections,
+    model: options.model,
+    jobStore: options.jobStore,
   });
   const app = createApp(ctx);
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
