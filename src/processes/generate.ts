@@ -92,7 +92,7 @@ export function generateProcess(options: GenerateProcessOptions): ProcessDefinit
           });
           const results: JobResults = { outputs: {} };
           for (const output of outputs) {
-            const bytes = await encodeCog(rasters[output]!, cogOptions(output, spec, engine, options.blockSize, job.id));
+            const bytes = await encodeCog(rasters[output]!, cogOptions(output, spec, engine, options.blockSize));
             delete rasters[output];
             results.outputs[output] = await job.putFile(`${output}.tif`, bytes, COG_MEDIA_TYPE);
           }
@@ -113,7 +113,8 @@ export function specOf(values: GenerateInputs): GenerationSpec {
 }
 
 /** How each output is written: class maps as uint8 with their palette and mode overviews, values as float32. */
-function cogOptions(output: Modality, spec: GenerationSpec, engine: LocalChipEngine, blockSize: 256 | 512, jobId: string): CogOptions {
+/** No job id in the file: the same request gives the same bytes, from any job or instance. */
+function cogOptions(output: Modality, spec: GenerationSpec, engine: LocalChipEngine, blockSize: 256 | 512): CogOptions {
   const p = spec.params;
   const metadata: Record<string, string> = {
     TERRAMIND_MODEL: engine.model.name,
@@ -128,7 +129,6 @@ function cogOptions(output: Modality, spec: GenerationSpec, engine: LocalChipEng
     TERRAMIND_TOP_P: String(p.top_p),
     TERRAMIND_TOP_K: String(p.top_k),
     TERRAMIND_THINKING: p.thinking.join(','),
-    TERRAMIND_JOB: jobId,
   };
   const unit = MODALITIES[output].unit;
   if (output === 'LULC') {
