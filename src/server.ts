@@ -49,6 +49,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     ctx.logger.info({ signal }, 'shutting down');
+    // Jobs of this instance end as failed ("the instance stopped"), not left for the staleness bound to find.
+    void ctx.jobs.close();
     server.close(() => void model.close().finally(() => process.exit(0)));
     // Keep-alive connections can hold close() open; do not hang a rolling deploy.
     setTimeout(() => process.exit(0), 10_000).unref();
