@@ -1,8 +1,10 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus metrics of one service instance; built once and passed in the app context. */
 export function createMetrics() {
   const registry = new Registry();
+  /** Set by whoever owns the generation queue; sampled when /metrics is scraped. */
+  const generationQueueProbe: { read?: () => { queued: number; running: number } } = {};
   collectDefaultMetrics({ register: registry });
   return {
     registry,
@@ -48,6 +50,25 @@ export function createMetrics() {
       labelNames: ['modality'] as const,
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
+    }),
+    generationChips: new Counter({
+      name: 'tmogc_generation_chips_total',
+      help: 'Chips obtained by generation reads, by where they came from (generated, memory, store, peer: another instance, shared: joined another read) and output',
+      labelNames: ['origin', 'output'] as const,
+      registers: [registry],
+    }),
+    generationQueueProbe,
+    generationQueue: new Gauge({
+      name: 'tmogc_generation_queue_chips',
+      help: 'Chips waiting for the model (queued) and being generated (running)',
+      labelNames: ['state'] as const,
+      registers: [registry],
+      collect() {
+        const state = generationQueueProbe.read?.();
+        if (!state) return;
+        this.set({ state: 'queued' }, state.queued);
+        this.set({ state: 'running' }, state.running);
+      },
     }),
   };
 }

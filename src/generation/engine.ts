@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { LRUCache } from 'lru-cache';
 import { SingleFlight } from '../cache/single-flight.js';
@@ -70,7 +71,7 @@ export interface ChipEngineOptions {
   /** Identity written into leases (default host-pid-random). */
   instanceId?: string;
   /** Observes every chip a read obtains (metrics). */
-  onChip?: (event: { output: Modality; origin: ChipOrigin | 'outside' }) => void;
+  onChip?: (event: { output: Modality; origin: ReadOrigin }) => void;
 }
 
 export interface ChipEngineStats {
@@ -80,6 +81,8 @@ export interface ChipEngineStats {
   fromStore: number;
   fromMemory: number;
   fromPeers: number;
+  /** Chips a read got by joining another read's lookup or generation of the same chip. */
+  shared: number;
 }
 
 export interface LocalChipEngine extends ChipEngine {
@@ -89,6 +92,9 @@ export interface LocalChipEngine extends ChipEngine {
   model: { name: string; version: string; weights: 'official' | 'random'; digest: string };
   stats(): ChipEngineStats;
 }
+
+/** Where a read got a chip: as ChipOrigin, or 'shared' when it joined another read's lookup or generation of it. */
+export type ReadOrigin = ChipOrigin | 'shared';
 
 interface Opened {
   sources: ChipSource[];
@@ -107,7 +113,7 @@ export function createChipEngine(options: ChipEngineOptions): LocalChipEngine {
   const flights = new SingleFlight<{ values: ChipValues; origin: ChipOrigin }>();
   const opened = new WeakMap<GenerationPlan, Opened>();
   const plans = new LRUCache<string, Promise<GenerationPlan>>({ max: 512 });
-  const counts = { generated: 0, fromStore: 0, fromMemory: 0, fromPeers: 0 };
+  const counts = { generated: 0, fromStore: 0, fromMemory: 0, fromPeers: 0, shared: 0 };
 
   async function makePlan(spec: GenerationSpec, signal?: AbortSignal): Promise<GenerationPlan> {
     const sources = canonicalSources(spec.sources);
@@ -152,14 +158,17 @@ export function createChipEngine(options: ChipEngineOptions): LocalChipEngine {
     });
   }
 
-  function obtain(p: GenerationPlan, chip: ChipIndex, output: Modality, signal: AbortSignal) {
+  async function obtain(p: GenerationPlan, chip: ChipIndex, output: Modality, signal: AbortSignal): Promise<{ values: ChipValues; origin: ReadOrigin }> {
     const key = chipKey(model, p, chip, output);
     const remembered = chips.inMemory(key);
-    if (remembered) return Promise.resolve({ values: remembered, origin: 'memory' as const });
+    if (remembered) return { values: remembered, origin: 'memory' };
     const { sources } = opened.get(p)!;
-    return flights.run(
+    // Only the read that starts the flight runs this; the others that join it share the outcome.
+    let mine = false;
+    const result = await flights.run(
       key,
       async (flightSignal) => {
+        mine = true;
         const stored = await chips.load(key);
         if (stored) return { values: stored, origin: 'store' as const };
         const request = { lattice: p.lattice, chip, sources, output, params: p.spec.params };
@@ -167,6 +176,7 @@ export function createChipEngine(options: ChipEngineOptions): LocalChipEngine {
       },
       signal,
     );
+    return mine ? result : { values: result.values, origin: 'shared' };
   }
 
   function checkOutputs(outputs: Modality[]): void {
@@ -193,13 +203,15 @@ export function createChipEngine(options: ChipEngineOptions): LocalChipEngine {
 
     // One controller per read: a failure (or the caller's abort) stops waiting for the rest of its chips.
     const controller = new AbortController();
+    // Every chip this read waits for listens on it (bounded by the lookahead, not by a leak).
+    setMaxListeners(0, controller.signal);
     const onAbort = () => controller.abort(readOptions.signal!.reason);
     readOptions.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       for (const strip of strips) {
         const units = usefulChips(p, strip).flatMap((chip) => outputs.map((output) => ({ chip, output })));
         const blenders = new Map(outputs.map((output) => [output, new WindowBlender(strip, outputPlanes(runtime, output))]));
-        const pending: Promise<{ values: ChipValues; origin: ChipOrigin }>[] = [];
+        const pending: Promise<{ values: ChipValues; origin: ReadOrigin }>[] = [];
         const lookahead = Math.max(16, settings.concurrency * 2);
         const startUpTo = (n: number) => {
           for (let k = pending.length; k < Math.min(n, units.length); k += 1) {
@@ -242,11 +254,12 @@ export function createChipEngine(options: ChipEngineOptions): LocalChipEngine {
     return results;
   }
 
-  function count(origin: ChipOrigin): void {
+  function count(origin: ReadOrigin): void {
     if (origin === 'generated') counts.generated += 1;
     else if (origin === 'store') counts.fromStore += 1;
     else if (origin === 'memory') counts.fromMemory += 1;
-    else counts.fromPeers += 1;
+    else if (origin === 'peer') counts.fromPeers += 1;
+    else counts.shared += 1;
   }
 
   return {

@@ -69,7 +69,7 @@ export function createContext(config: Config, overrides: ContextOverrides = {}):
     decodedCacheBytes: config.SOURCE_DECODED_CACHE_BYTES,
   });
   const cache = new TileCache(overrides.cacheStore ?? createCacheStore(config), { metrics, logger });
-  const engine = overrides.model && createEngine(config, overrides.model, sources, cache.store, logger);
+  const engine = overrides.model && createEngine(config, overrides.model, sources, cache.store, logger, metrics);
   const jobs = new JobManager(overrides.jobStore ?? createObjectStore(config), {
     maxRunning: config.JOBS_MAX_RUNNING,
     maxQueued: config.JOBS_MAX_QUEUED,
@@ -89,7 +89,7 @@ export function createContext(config: Config, overrides: ContextOverrides = {}):
     render: renderRaster,
     encode: encodeImage,
     // Coverage tiles: float32 values in physical units, NaN where there is no data (GDAL_NODATA nan).
-    encodeCoverage: (raster) => encodeGeoTiff(raster),
+    encodeCoverage: (raster) => encodeGeoTiff(raster, { alwaysDeclareNodata: true }),
     cacheKey,
     maxChipsPerTile: config.GENERATE_MAX_CHIPS_PER_TILE,
     metrics,
@@ -98,12 +98,13 @@ export function createContext(config: Config, overrides: ContextOverrides = {}):
   return { config, logger, metrics, fetch, sources, cache, collections, tiles, model: overrides.model, engine, startedAt: new Date(), jobs };
 }
 
-function createEngine(config: Config, model: ModelRuntime, sources: SourceOpenerPort, store: CacheStore, logger: Logger): LocalChipEngine {
-  return createChipEngine({
+function createEngine(config: Config, model: ModelRuntime, sources: SourceOpenerPort, store: CacheStore, logger: Logger, metrics: Metrics): LocalChipEngine {
+  const engine = createChipEngine({
     runtime: model,
     opener: sources,
     store,
     logger,
+    onChip: ({ origin, output }) => metrics.generationChips.inc({ origin, output }),
     settings: {
       queueMax: config.GENERATION_QUEUE_MAX,
       concurrency: config.GENERATION_CONCURRENCY || config.BATCH_MAX_SIZE,
@@ -113,4 +114,6 @@ function createEngine(config: Config, model: ModelRuntime, sources: SourceOpener
       leaseSettleMs: config.GENERATION_LEASE_SETTLE_MS,
     },
   });
+  metrics.generationQueueProbe.read = () => engine.stats();
+  return engine;
 }

@@ -12,6 +12,8 @@ import type { Raster } from '../raster/raster.js';
 export interface GeoTiffOptions {
   /** Value for masked pixels (default NaN). */
   nodata?: number;
+  /** Write GDAL_NODATA even when no pixel is masked (tiles of one layer then all declare it alike). */
+  alwaysDeclareNodata?: boolean;
 }
 
 const SHORT = 3;
@@ -35,7 +37,7 @@ export function encodeGeoTiff(raster: Raster, options: GeoTiffOptions = {}): Uin
   if (!epsg) throw new Error(`encodeGeoTiff: CRS must be "EPSG:<code>", got "${raster.crs}"`);
   const code = Number(epsg[1]);
   const nodata = options.nodata ?? Number.NaN;
-  const hasHoles = raster.mask.some((m) => m === 0);
+  const declareNodata = options.alwaysDeclareNodata === true || raster.mask.some((m) => m === 0);
 
   const rowBytes = width * samples * 4;
   const rowsPerStrip = Math.max(1, Math.min(height, Math.floor(STRIP_TARGET_BYTES / rowBytes)));
@@ -79,7 +81,7 @@ export function encodeGeoTiff(raster: Raster, options: GeoTiffOptions = {}): Uin
       : [{ code: 34264, type: DOUBLE, values: [a, b, 0, c, d, e, 0, f, 0, 0, 0, 0, 0, 0, 0, 1] }]),
     { code: 34735, type: SHORT, values: [1, 1, 0, geoKeys.length, ...geoKeys.flat()] },
     ...(descriptions ? [{ code: 42112, type: ASCII, values: `<GDALMetadata>${descriptions}</GDALMetadata>\0` }] : []),
-    ...(hasHoles ? [{ code: 42113, type: ASCII, values: `${Number.isNaN(nodata) ? 'nan' : String(nodata)}\0` }] : []),
+    ...(declareNodata ? [{ code: 42113, type: ASCII, values: `${Number.isNaN(nodata) ? 'nan' : String(nodata)}\0` }] : []),
   ];
 
   // Layout: header | IFD | out-of-line tag values | pixel data (8-byte aligned).

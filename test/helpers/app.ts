@@ -4,9 +4,10 @@ import { createApp } from '../../src/app.js';
 import type { CollectionConfig } from '../../src/collections/config.js';
 import { loadConfig } from '../../src/config.js';
 import { MemoryCacheStore } from '../../src/cache/memory-store.js';
+import type { CacheStore } from '../../src/cache/store.js';
 import { createContext, type AppContext } from '../../src/http/context.js';
+import { createModelRuntime, type ModelRuntime } from '../../src/model/index.js';
 import { startFixtureServer, type FixtureServer } from './fixture-server.js';
-import type { ModelRuntime } from '../../src/model/index.js';
 import type { ObjectStore } from '../../src/jobs/object-store.js';
 
 /**
@@ -18,7 +19,7 @@ export interface TestApp {
   url: string;
   ctx: AppContext;
   fixtures: FixtureServer;
-  get(path: string, headers?: Record<string, string>): Promise<Response>;
+  get(path: string, headers?: Record<string, string>, signal?: AbortSignal): Promise<Response>;
   getJson<T = any>(path: string, headers?: Record<string, string>): Promise<{ response: Response; body: T }>;
   /** POSTs a JSON body (execute requests). */
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
@@ -26,7 +27,19 @@ export interface TestApp {
 }
 
 export async function startTestApp(
-  options: { collections?: CollectionConfig[]; env?: Record<string, string>; allowHosts?: string[]; model?: ModelRuntime; jobStore?: ObjectStore } = {},
+  options: {
+    collections?: CollectionConfig[];
+    env?: Record<string, string>;
+    allowHosts?: string[];
+    /** Load the committed model package (generated collections, processes); true = a runtime of its own, or a runtime to share (not closed by close()). */
+    model?: boolean | ModelRuntime;
+    /** Observes the runtime's ONNX runs (part, rows): what chip accounting counts. */
+    onRun?: (part: string, rows: number) => void;
+    /** The cache store (default: a 256 MiB memory store). */
+    cacheStore?: CacheStore;
+    /** The job store (default: JOBS_URL beside the memory cache, i.e. memory). */
+    jobStore?: ObjectStore;
+  } = {},
 ): Promise<TestApp> {
   const fixtures = await startFixtureServer();
   const fixtureHost = new URL(fixtures.url).host;
@@ -37,17 +50,23 @@ export async function startTestApp(
     LOG_LEVEL: 'silent',
     ...options.env,
   });
+  const shared = typeof options.model === 'object' ? options.model : undefined;
+  const model: ModelRuntime | undefined = shared ?? (options.model ? createModelRuntime(config, undefined, { onRun: options.onRun }) : undefined);
   const ctx = createContext(config, {
-    cacheStore: new MemoryCacheStore(64 * 1024 * 1024),
+    cacheStore: options.cacheStore ?? new MemoryCacheStore(256 * 1024 * 1024),
     collections: options.collections,
-    model: options.model,
+    model,
     jobStore: options.jobStore,
   });
   const app = createApp(ctx);
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+  // Generation tests keep the event loop busy for seconds: with Node's 5 s keep-alive the server can close an idle
+  // socket just as fetch reuses it (ECONNRESET). A long server-side keep-alive leaves the closing to the client.
+  (server as import('node:http').Server).keepAliveTimeout = 120_000;
   await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const get = (path: string, headers: Record<string, string> = {}) => fetch(path.startsWith('http') ? path : `${url}${path}`, { headers });
+  const get = (path: string, headers: Record<string, string> = {}, signal?: AbortSignal) =>
+    fetch(path.startsWith('http') ? path : `${url}${path}`, { headers, signal });
   return {
     url,
     ctx,
@@ -75,6 +94,7 @@ export async function startTestApp(
       await ctx.jobs.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await fixtures.close();
+      if (!shared) await model?.close();
     },
   };
 }
