@@ -47,7 +47,8 @@ const jsonOf = (response: Response): Promise<any> => response.json();
 
 beforeAll(async () => {
   model = createModelRuntime(loadConfig({ LOG_LEVEL: 'silent' }));
-  app = await startTestApp({ model, env: { JOB_MAX_CHIPS: '6', JOB_HEARTBEAT_MS: '200', JOB_STALE_MS: '2000' } });
+  // Two chips at a time: chips of one ONNX batch finish together, so progress would jump 0 -> 95 with one batch.
+  app = await startTestApp({ model, env: { JOB_MAX_CHIPS: '6', JOB_HEARTBEAT_MS: '200', JOB_STALE_MS: '2000', GENERATION_CONCURRENCY: '2' } });
   source = `${app.fixtures.url}/${CHIP}`;
   dir = await mkdtemp(join(tmpdir(), 'tmogc-generate-'));
 });
