@@ -126,6 +126,7 @@ describe('JobManager', () => {
     expect(error).toBeInstanceOf(OgcError);
     expect(error.status).toBe(503);
     expect(error.detail).toContain('JOBS_MAX_QUEUED = 1');
+    expect(error.headers).toEqual({ 'retry-after': '30' });
     g.open();
   });
 

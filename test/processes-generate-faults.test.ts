@@ -130,6 +130,31 @@ describe('dismiss during a run', () => {
   });
 });
 
+describe('a full generation queue', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    // One chip runs, one waits: every further chip a read asks for is a 503 + Retry-After from the engine.
+    app = await startTestApp({ model, env: { GENERATION_CONCURRENCY: '1', GENERATION_QUEUE_MAX: '1' } });
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('a job waits it out (Retry-After) instead of failing, and finishes with every chip', async () => {
+    const body = { inputs: { sources: [{ modality: 'S2L2A', href: `${app.fixtures.url}/${A}` }], generate: ['LULC'], seed: 31, timesteps: 1 }, response: 'document' };
+    const response = await app.post('/processes/terramind-generate/execution', body, { prefer: 'respond-async' });
+    const location = response.headers.get('location')!;
+    const messages = new Set<string>();
+    const done = await waitFor(location, (status) => {
+      messages.add(status.message);
+      return ['successful', 'failed', 'dismissed'].includes(status.status);
+    }, 120_000);
+    expect(done.status, done.message).toBe('successful');
+    expect(done.chips.done).toBe(6);
+    expect([...messages].some((m) => /^The generation queue is full \(tiles are being generated\); retrying in \d+ s\.$/.test(m))).toBe(true);
+  });
+});
+
 describe('an instance killed with SIGKILL mid-run', () => {
   let fixtures: FixtureServer;
   let jobsDir: string;

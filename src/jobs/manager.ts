@@ -90,6 +90,7 @@ export class JobManager {
       throw new OgcError(
         'unavailable',
         `${this.queue.length} jobs are already queued on this instance (JOBS_MAX_QUEUED = ${this.options.maxQueued}); submit the job again later.`,
+        { headers: { 'retry-after': '30' } },
       );
     }
     const now = new Date().toISOString();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sleep } from './sleep.js';
 import type { ProcessDefinition } from './types.js';
 
 /**
@@ -64,20 +65,4 @@ function isJson(text: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** A sleep that a dismissal ends at once (and that leaves no timer behind). */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -2,7 +2,8 @@ import type { LocalChipEngine } from '../generation/engine.js';
 import type { GenerationSpec } from '../generation/types.js';
 import type { JobRepository } from '../jobs/repository.js';
 import type { JobResults } from '../jobs/types.js';
-import { badRequest } from '../errors.js';
+import { badRequest, isOgcError } from '../errors.js';
+import { sleep } from './sleep.js';
 import { saveVirtualCollection } from './virtual-collections.js';
 import { LULC_CLASSES, MODALITIES, type Modality } from '../modalities.js';
 import { COG_MEDIA_TYPE, encodeCog, type CogOptions } from '../render/cog.js';
@@ -25,6 +26,8 @@ export interface GenerateProcessOptions {
 }
 
 export const GENERATE_PROCESS_ID = 'terramind-generate';
+/** Attempts of a job's read while the generation queue is full (each waits its Retry-After, at most 30 s). */
+const QUEUE_RETRIES = 20;
 
 /** Where the request that defines a collection output is served (its collection links there, rel workflow). */
 export function workflowPath(collectionId: string): string {
@@ -82,14 +85,22 @@ export function generateProcess(options: GenerateProcessOptions): ProcessDefinit
         outputs,
         inputs: { ...values, generate: outputs, area: { crs: plan.lattice.crs, bbox: native, width: grid.width, height: grid.height, chips } },
         async run(job): Promise<JobResults> {
-          const rasters = await engine.read(plan, outputs, grid, {
-            signal: job.signal,
-            onChip: (p) =>
-              job.progress((95 * p.done) / Math.max(1, p.total), {
-                message: `${p.done} of ${p.total} chips ready (${p.generated} generated, ${p.cached} from the cache).`,
-                chips: { ...p },
-              }),
-          });
+          let best = 0;
+          const rasters = await readPatiently(() =>
+            engine.read(plan, outputs, grid, {
+              signal: job.signal,
+              onChip: (p) => {
+                // A retried read counts its chips again (quickly: they are cached); progress never goes back.
+                best = Math.max(best, p.done);
+                job.progress((95 * best) / Math.max(1, p.total), {
+                  message: `${best} of ${p.total} chips ready (${p.generated} generated, ${p.cached} from the cache in this pass).`,
+                  chips: { ...p, done: best },
+                });
+              },
+            }),
+            job.signal,
+            (seconds) => job.progress((95 * best) / Math.max(1, chips * outputs.length), { message: `The generation queue is full (tiles are being generated); retrying in ${seconds} s.` }),
+          );
           const results: JobResults = { outputs: {} };
           for (const output of outputs) {
             const bytes = await encodeCog(rasters[output]!, cogOptions(output, spec, engine, options.blockSize));
@@ -101,6 +112,23 @@ export function generateProcess(options: GenerateProcessOptions): ProcessDefinit
       };
     },
   };
+}
+
+/**
+ * A job waits out a full generation queue (503 + Retry-After from the engine, when tile traffic fills it)
+ * instead of failing: the chips it already has are cached, so each attempt gets further.
+ */
+async function readPatiently<T>(read: () => Promise<T>, signal: AbortSignal, onWait: (seconds: number) => void): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      if (!isOgcError(error) || error.status !== 503 || attempt >= QUEUE_RETRIES || signal.aborted) throw error;
+      const seconds = Math.min(30, Math.max(1, Number(error.headers['retry-after']) || 1));
+      onWait(seconds);
+      await sleep(seconds * 1000, signal);
+    }
+  }
 }
 
 /** The generation spec of validated inputs: user sources are never trusted (no file://, no private hosts). */
