@@ -127,6 +127,8 @@ describe('dismiss during a run', () => {
     expect((await fetch(`${location}/results`)).status).toBe(410);
     const id = location.split('/').pop()!;
     expect(await app.ctx.jobs.repository.store.listChildren(`jobs/${id}/`, { limit: 100 })).toEqual(['dismissed', 'status.json']);
+    // What is staged elsewhere stays: the chips it generated are in the cache for the tiles (and a new job).
+    expect((app.ctx.cache.store as import('../src/cache/memory-store.js').MemoryCacheStore).sizeBytes).toBeGreaterThan(0);
   });
 });
 

@@ -220,6 +220,15 @@ describe('terramind-generate: an asynchronous job and its COG', () => {
     expect(compared).toBeGreaterThan(500);
   });
 
+  it('a request silent on outputs and response: every output by reference, raw: 204 with a Link header', async () => {
+    const response = await app.post('/processes/terramind-generate/execution', { inputs: inputs({ generate: ['LULC'] }) });
+    expect(response.status).toBe(204);
+    const link = response.headers.get('link')!;
+    expect(link).toMatch(new RegExp(`^<${app.url}/jobs/[0-9a-z]{11}-[0-9a-f]{12}/results/LULC>; rel="http://www.opengis.net/def/rel/ogc/1.0/results"; type="${COG_MEDIA_TYPE}"; title="LULC"$`));
+    const bytes = new Uint8Array(await (await fetch(link.slice(1, link.indexOf('>')))).arrayBuffer());
+    expect(Buffer.compare(Buffer.from(bytes), Buffer.from(cog))).toBe(0);
+  });
+
   it('a synchronous raw execution of the same request gives the same bytes', async () => {
     const response = await app.post('/processes/terramind-generate/execution', { inputs: inputs({ generate: ['LULC'] }), outputs: { LULC: { transmissionMode: 'value' } }, response: 'raw' });
     expect(response.status).toBe(200);
