@@ -160,6 +160,8 @@ describe('terramind-generate: an asynchronous job and its COG', () => {
     expect(Array.from(new Uint8Array(await part.arrayBuffer()))).toEqual(Array.from(cog.subarray(100, 200)));
     const suffix = await fetch(cogUrl, { headers: { range: 'bytes=-16' } });
     expect(Array.from(new Uint8Array(await suffix.arrayBuffer()))).toEqual(Array.from(cog.subarray(cog.length - 16)));
+    const head = await fetch(cogUrl, { method: 'HEAD' });
+    expect([head.status, head.headers.get('content-length'), head.headers.get('accept-ranges')]).toEqual([200, String(cog.length), 'bytes']);
     const beyond = await fetch(cogUrl, { headers: { range: `bytes=${cog.length}-` } });
     expect(beyond.status).toBe(416);
     expect(beyond.headers.get('content-range')).toBe(`bytes */${cog.length}`);

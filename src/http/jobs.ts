@@ -56,7 +56,7 @@ export function jobRoutes(ctx: AppContext): Hono {
   app.get('/:jobId/results/:outputId', async (c) => {
     const record = await load(c);
     const results = await finishedResults(ctx, record);
-    return outputResponse(resultSource(ctx, base(c)), record, results, c.req.param('outputId'), c.req.header('range'));
+    return outputResponse(resultSource(ctx, base(c)), record, results, c.req.param('outputId'), { range: c.req.header('range'), head: c.req.method === 'HEAD' });
   });
 
   return app;

@@ -64,13 +64,21 @@ export async function resultsResponse(source: ResultSource, record: JobRecord, r
 }
 
 /** One output at /jobs/{id}/results/{output}: a value in its media type, a file with range support. */
-export async function outputResponse(source: ResultSource, record: JobRecord, results: JobResults, output: string, range: string | undefined): Promise<Response> {
+export async function outputResponse(
+  source: ResultSource,
+  record: JobRecord,
+  results: JobResults,
+  output: string,
+  request: { range?: string; head?: boolean },
+): Promise<Response> {
   const entry = entryOf(record, results, output, Object.keys(results.outputs));
   if (entry.kind === 'value') return new Response(valueBytes(entry.value) as Uint8Array<ArrayBuffer>, { headers: { 'content-type': contentTypeOf(entry), 'cache-control': 'no-store' } });
   const key = source.resultKey(record.jobID, entry.name);
   const headers: Record<string, string> = { 'content-type': entry.mediaType, 'accept-ranges': 'bytes', etag: entry.etag, 'cache-control': 'private, max-age=300' };
-  const wanted = parseRange(range, entry.size);
+  const wanted = parseRange(request.range, entry.size);
   if (wanted === 'unsatisfiable') return new Response(null, { status: 416, headers: { ...headers, 'content-range': `bytes */${entry.size}` } });
+  // GDAL's /vsicurl/ starts with a HEAD: answer it from the results document, without reading the file.
+  if (request.head && !wanted) return new Response(null, { headers: { ...headers, 'content-length': String(entry.size) } });
   if (!wanted) {
     const object = await source.store.get(key);
     if (!object) throw noSuchOutput(record.jobID, output, []);

@@ -4,8 +4,8 @@ import type { Raster } from '../raster/raster.js';
  * Building blocks of classic little-endian TIFF files: tag values, the byte size of an IFD with its
  * out-of-line values, and writing one at a given offset. Also the GeoTIFF georeferencing tags of a raster
  * (ModelPixelScale + ModelTiepoint for north-up grids, ModelTransformation otherwise, GeoKeys naming the
- * EPSG code) and GDAL's metadata XML. Used by the COG writer (cog.ts); geotiff.ts keeps its own single-IFD
- * layout for now.
+ * EPSG code) and GDAL's metadata XML. The COG writer (cog.ts) builds on all of it; the strip writer (geotiff.ts)
+ * takes the georeferencing and metadata tags and keeps its own single-IFD layout (its bytes are cached tiles').
  */
 export const TIFF_TYPE = { ASCII: 2, SHORT: 3, LONG: 4, DOUBLE: 12 } as const;
 const TYPE_SIZE: Record<number, number> = { 2: 1, 3: 2, 4: 4, 12: 8 };
