@@ -6,6 +6,10 @@ import { commonRoutes } from './http/common.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
 import { tileMatrixSetRoutes } from './http/tile-matrix-sets.js';
 import { tileRoutes } from './http/tiles.js';
+import { executionAuth } from './http/auth.js';
+import { observe } from './http/observe.js';
+import { requestId } from './http/request-id.js';
+import { webRoutes } from './http/web.js';
 import { jobRoutes } from './http/jobs.js';
 import { processRoutes } from './http/processes.js';
 
@@ -25,15 +29,16 @@ export function createApp(ctx: AppContext): Hono {
     await next();
   });
 
-  // Access log at debug level (tiles are many); errors are logged once by the error handler.
+  // Request id in every log line and error body; metrics and the access log (debug level) per request.
+  app.use('*', requestId);
+  app.use('*', observe(ctx.metrics, ctx.logger));
+  // While draining, connections are not reused: each closes after its response, so the drain can finish.
   app.use('*', async (c, next) => {
-    const started = performance.now();
     await next();
-    ctx.logger.debug(
-      { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round((performance.now() - started) * 10) / 10, cache: c.res.headers.get('x-cache') ?? undefined },
-      'request',
-    );
+    if (ctx.lifecycle.state === 'draining') c.res.headers.set('connection', 'close');
   });
+  // API keys for process execution, by path so they hold for any process route (checked before a 404).
+  app.use('/processes/:processId/execution', executionAuth(ctx.config));
 
   // Tilesets, tiles and TMS definitions are fetched cross-origin by OpenLayers and MapLibre.
   app.use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS', 'POST', 'DELETE'], allowHeaders: ['Content-Type', 'Prefer', 'Accept', 'Range', 'Authorization'], exposeHeaders: ['ETag', 'X-Cache', 'Link', 'Content-Length', 'Location', 'Preference-Applied', 'Content-Range', 'Accept-Ranges'] }));
@@ -43,6 +48,7 @@ export function createApp(ctx: AppContext): Hono {
   app.route('/collections', collectionRoutes(ctx)); //                        collections
   app.route('/collections/:collectionId/map/tiles', tileRoutes(ctx, 'map')); //           tilesets, tiles, TileJSON
   app.route('/collections/:collectionId/coverage/tiles', tileRoutes(ctx, 'coverage')); // GeoTIFF value tiles
+  app.route('/', webRoutes(ctx)); //                                                      viewer, page scripts, vendored libraries, favicon
   app.route('/processes', processRoutes(ctx)); //                             OGC API - Processes
   app.route('/jobs', jobRoutes(ctx)); //                                      jobs, results, dismiss
 

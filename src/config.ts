@@ -66,6 +66,14 @@ export const ConfigSchema = z.object({
   GENERATION_LEASE_WAIT_MS: z.coerce.number().int().min(0).default(30_000),
   GENERATION_LEASE_SETTLE_MS: z.coerce.number().int().min(0).default(250),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** API keys for process execution and uncached generated tiles (src/http/auth.ts); empty = open. */
+  API_KEYS: csv,
+  /** With API_KEYS: generated tiles already in the cache are served without a key. */
+  API_KEYS_PUBLIC_CACHE: flag(true),
+  /** After SIGTERM: keep serving (readiness 503) this long so load balancers stop routing, then drain. */
+  SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
+  /** After SIGTERM and the delay: longest wait for in-flight requests before exiting (Cloud Run allows 10 s). */
+  DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(8_000),
   // OGC API - Processes (src/jobs, src/processes): where jobs live and how many run at once.
   /** Job documents, results, virtual collections; unset = beside the cache (src/jobs/object-store.ts). */
   JOBS_URL: cacheUrl.optional(),

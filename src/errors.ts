@@ -6,6 +6,8 @@ const EXCEPTION_BASE = 'http://www.opengis.net/def/exceptions/ogcapi-common-1/1.
 
 export type OgcErrorKind =
   | 'bad-request'
+  | 'unauthorized'
+  | 'forbidden'
   | 'not-found'
   | 'not-acceptable'
   | 'gone'
@@ -17,6 +19,8 @@ export type OgcErrorKind =
 
 const STATUS: Record<OgcErrorKind, number> = {
   'bad-request': 400,
+  unauthorized: 401,
+  forbidden: 403,
   'not-found': 404,
   'not-acceptable': 406,
   gone: 410,
@@ -29,6 +33,8 @@ const STATUS: Record<OgcErrorKind, number> = {
 
 const TITLE: Record<OgcErrorKind, string> = {
   'bad-request': 'Bad request',
+  unauthorized: 'Unauthorized',
+  forbidden: 'Forbidden',
   'not-found': 'Not found',
   'not-acceptable': 'Not acceptable',
   gone: 'Gone',

@@ -10,8 +10,8 @@ export function createMetrics() {
     registry,
     cacheRequests: new Counter({
       name: 'tmogc_cache_requests_total',
-      help: 'Tile cache lookups by result (hit, miss, bypass)',
-      labelNames: ['result'] as const,
+      help: 'Tile cache lookups by result (hit, miss, bypass) and store (memory, file, s3)',
+      labelNames: ['result', 'store'] as const,
       registers: [registry],
     }),
     cacheStoreFailures: new Counter({
@@ -69,6 +69,34 @@ export function createMetrics() {
         this.set({ state: 'queued' }, state.queued);
         this.set({ state: 'running' }, state.running);
       },
+    }),
+    // HTTP, fed by src/http/observe.ts. `route` is the matched route pattern, never the raw path (bounded labels).
+    httpRequests: new Counter({
+      name: 'tmogc_http_requests_total',
+      help: 'HTTP requests by method, route pattern and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers: [registry],
+    }),
+    httpSeconds: new Histogram({
+      name: 'tmogc_http_request_duration_seconds',
+      help: 'HTTP request latency by method, route pattern and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    httpInFlight: new Gauge({
+      name: 'tmogc_http_requests_in_flight',
+      help: 'HTTP requests being handled now (drained on SIGTERM)',
+      registers: [registry],
+    }),
+    // Model time per generation stage (encode, decode.<output>, sample.<output>, pixels.<output>, tokenize.<input>),
+    // fed by the chip engine from the runtime's timings.
+    modelStageSeconds: new Histogram({
+      name: 'tmogc_model_stage_seconds',
+      help: 'Model time per generation stage of one chip (encode, decode/sample/pixels per output, tokenize per input)',
+      labelNames: ['stage'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
     }),
   };
 }

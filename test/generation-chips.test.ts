@@ -11,6 +11,9 @@ import { startTestApp, type TestApp } from './helpers/app.js';
 import { FIXTURES, startFixtureServer, type FixtureServer } from './helpers/fixture-server.js';
 import { slippyTile } from './helpers/tiles.js';
 
+
+/** Generation on 2 shared cores: a tile of a 12-band output takes seconds, more under load. */
+const GENERATION_TIMEOUT = 300_000;
 /**
  * Chip accounting, determinism and bounded work of the chip engine, counted from the model runtime's own ONNX
  * runs: every LULC chip runs the LULC class decoder exactly once, so its rows are the chips generated.
@@ -56,7 +59,7 @@ async function expectedChips(app: TestApp, z: number, tiles: [number, number][])
   return chips;
 }
 
-describe('chip accounting', () => {
+describe('chip accounting', { timeout: GENERATION_TIMEOUT }, () => {
   let app: TestApp;
   const runs = counter();
   beforeAll(async () => {
@@ -90,7 +93,7 @@ describe('chip accounting', () => {
   });
 });
 
-describe('determinism', () => {
+describe('determinism', { timeout: GENERATION_TIMEOUT }, () => {
   let a: TestApp;
   let b: TestApp;
   const runsB = counter();
@@ -137,7 +140,7 @@ describe('determinism', () => {
   });
 });
 
-describe('bounded work', () => {
+describe('bounded work', { timeout: GENERATION_TIMEOUT }, () => {
   let app: TestApp;
   const runs = counter();
   beforeAll(async () => {
@@ -180,7 +183,7 @@ describe('bounded work', () => {
   });
 });
 
-describe('failures are never cached', () => {
+describe('failures are never cached', { timeout: GENERATION_TIMEOUT }, () => {
   let app: TestApp;
   let broken: FixtureServer;
   let cacheDir: string;

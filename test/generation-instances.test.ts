@@ -64,7 +64,7 @@ afterAll(() => fixtures?.close());
 describe.each([
   { store: 'a shared folder (create-only leases)', exact: true },
   { store: 'one s3rver bucket (write-and-read-back leases)', exact: false },
-])('two instances over $store', ({ exact }) => {
+])('two instances over $store', { timeout: 300_000 }, ({ exact }) => {
   let s3: S3Fixture | undefined;
   let dir: string | undefined;
   let a: Instance;

@@ -10,6 +10,9 @@ import { startFixtureServer, type FixtureServer } from './helpers/fixture-server
 import { buildMosaicInputs } from './helpers/mosaic.js';
 import { slippyTile } from './helpers/tiles.js';
 
+
+/** Generation on 2 shared cores: a tile of a 12-band output takes seconds, more under load. */
+const GENERATION_TIMEOUT = 300_000;
 /**
  * Generated modalities as map and coverage tiles, end to end: the service over the committed random-weights
  * package, generating from real inputs (the TerraMind example chip and a 640 px mosaic of real chips, see
@@ -63,7 +66,7 @@ async function png(path: string) {
   return { data: new Uint8Array(data), width: info.width, height: info.height, response };
 }
 
-describe('generated modalities as tiles', () => {
+describe('generated modalities as tiles', { timeout: GENERATION_TIMEOUT }, () => {
   const generable = ['S2L2A', 'S1GRD', 'S1RTC', 'DEM', 'LULC', 'NDVI'] as const;
 
   it.each(generable)('%s from an example chip: a map tile and a coverage tile within the model clamp', async (output: Modality) => {
@@ -199,7 +202,7 @@ describe('generated modalities as tiles', () => {
   });
 });
 
-describe('generated collection documents', () => {
+describe('generated collection documents', { timeout: GENERATION_TIMEOUT }, () => {
   it('say how they are made, that the weights are random, and start their tilesets where generation is cheap enough', async () => {
     const q = query({ S2L2A: chip() }, { seed: 7, thinking: 'LULC' });
     const { body } = await app.getJson(`/collections/DEM?${q}`);
@@ -227,6 +230,53 @@ describe('generated collection documents', () => {
     ]);
   });
 
+  it('configured generated collections (COLLECTIONS_FILE) are listed, warn of random weights and serve tiles', async () => {
+    const { body } = await app.getJson('/collections');
+    const generated = body.collections.filter((c: { generatedBy?: unknown }) => c.generatedBy);
+    expect(generated.map((c: { id: string }) => c.id)).toEqual(['tanzania-lulc-generated', 'tanzania-dem-generated']);
+    for (const collection of generated) expect(collection.title).toMatch(/RANDOM WEIGHTS/);
+    expect(generated[1].generatedBy.parameters.thinking).toEqual(['LULC']);
+    const [row, col] = slippyTile(...CHIP_CENTRE, 16);
+    const map = await png(`/collections/tanzania-lulc-generated/map/tiles/WebMercatorQuad/16/${row}/${col}`);
+    // Class 0 ("No data" in the TerraMind palette) is drawn transparent; random weights predict it now and then.
+    expect(map.data.filter((_, i) => i % 4 === 3 && map.data[i] === 255).length).toBeGreaterThan(40_000);
+  });
+
+  it('renders a generated DEM with one stretch for every tile (the model bounds), so map tiles meet without seams', async () => {
+    const q = query({ S2L2A: chip() }, { seed: 1 });
+    const { body } = await app.getJson(`/collections/DEM/map/tiles/WebMercatorQuad?${q}`);
+    const m = manifest.modalities.DEM;
+    // mean 435.6 +/- std 951.2 m (the clamp): -281 .. 1387, in every tile link and cache key.
+    expect(body.links.find((l: { rel: string }) => l.rel === 'item').href).not.toContain('rescale');
+    const [row, col] = slippyTile(...CHIP_CENTRE, 16);
+    const coverageTile = await coverage(`/collections/DEM/coverage/tiles/WebMercatorQuad/16/${row}/${col}?${q}`);
+    const mapTile = await png(`/collections/DEM/map/tiles/WebMercatorQuad/16/${row}/${col}?${q}`);
+    const low = Math.floor(m.mean[0] - m.std[0]);
+    const high = Math.ceil(m.mean[0] + m.std[0]);
+    const explicit = await png(`/collections/DEM/map/tiles/WebMercatorQuad/16/${row}/${col}?${q}&rescale=${low},${high}`);
+    expect(Buffer.from(explicit.data).equals(Buffer.from(mapTile.data))).toBe(true);
+    expect(coverageTile.bands[0]!.some((v) => !Number.isNaN(v))).toBe(true);
+  });
+
+  it('refuses a configured generated collection with a bad parameter when the service starts', async () => {
+    const { CollectionRegistry } = await import('../src/collections/registry.js');
+    const bad = {
+      id: 'bad-generated',
+      title: 'bad',
+      description: '',
+      modality: 'DEM' as const,
+      source: 'generate:x',
+      trusted: true,
+      render: {},
+      minzoom: 0,
+      maxzoom: 18,
+      generate: { sources: [{ modality: 'S2L2A' as const, href: chip() }], params: { seed: 1, timesteps: 0 } },
+    };
+    expect(() => new CollectionRegistry([bad], app.ctx.sources, { engine: app.ctx.engine! })).toThrow(
+      /generation parameters of collection bad-generated: timesteps: Too small/,
+    );
+  });
+
   it('serves coverage tiles of plain (not generated) collections too', async () => {
     const [row, col] = slippyTile(...CHIP_CENTRE, 15);
     const cov = await coverage(`/collections/tanzania-dem/coverage/tiles/WebMercatorQuad/15/${row}/${col}`);
@@ -238,7 +288,7 @@ describe('generated collection documents', () => {
   });
 });
 
-describe('bad generation requests', () => {
+describe('bad generation requests', { timeout: GENERATION_TIMEOUT }, () => {
   const tile = () => {
     const [row, col] = slippyTile(...CHIP_CENTRE, 15);
     return `15/${row}/${col}`;

@@ -269,6 +269,6 @@ describe('HTTP behaviour', () => {
     expect(health.body.status).toBe('ok');
     await app.get('/collections/sentinel2-tci/map/tiles/WebMercatorQuad/0/0/0');
     const metrics = await (await app.get('/metrics')).text();
-    expect(metrics).toMatch(/tmogc_cache_requests_total\{result="(miss|hit)"\} [1-9]/);
+    expect(metrics).toMatch(/tmogc_cache_requests_total\{result="(miss|hit)",store="memory"\} [1-9]/);
   });
 });

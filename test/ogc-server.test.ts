@@ -50,7 +50,8 @@ describe('server process', () => {
     const health = await fetch(`http://127.0.0.1:${port}/health`);
     const body = (await health.json()) as { status: string; model: { name: string; provider: string } | null };
     expect(body.status).toBe('ok');
-    // The bundled package was loaded and warmed up (sessions exist) before the server listened.
+    // The server listens while the model warms up; /ready turns 200 once the warm-up ran.
+    while ((await fetch(`http://127.0.0.1:${port}/ready`)).status !== 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(body.model).toMatchObject({ name: 'terramind-v1-test-random', provider: 'cpu' });
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     // The warm-up ran the encoder once through the batcher, and the run was counted.

@@ -54,9 +54,18 @@ export class TileCache {
     const task = this.inflight.run(key, (flightSignal) => this.lookupOrProduce(key, () => produce(flightSignal)), signal);
     // Counted per caller, so the metric reads as "requests served from / past the cache".
     return task.then((result) => {
-      this.deps.metrics?.cacheRequests.inc({ result: result.status });
+      this.deps.metrics?.cacheRequests.inc({ result: result.status, store: this.store.kind });
       return result;
     });
+  }
+
+  /** Whether the store holds the key now (a failing store counts as not holding it). */
+  async has(key: string): Promise<boolean> {
+    try {
+      return (await this.withTimeout(this.store.get(key), 'get')) !== undefined;
+    } catch {
+      return false;
+    }
   }
 
   /** Number of keys currently being produced (for tests and diagnostics). */

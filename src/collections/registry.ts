@@ -56,8 +56,9 @@ export class CollectionRegistry {
     for (const entry of configured) if (entry.generate && generation) this.resolve(entry.id, {});
   }
 
+  /** The configured collections this process can serve (generated ones only when a model is loaded). */
   configured(): CollectionConfig[] {
-    return [...this.byId.values()];
+    return [...this.byId.values()].filter((entry) => !entry.generate || this.generation);
   }
 
   /** The collection for a path id and the request's query, or a 404/400 that says what to do. */
@@ -72,7 +73,15 @@ export class CollectionRegistry {
       const generation = this.requireGeneration(configured.modality);
       const sources = configured.generate.sources.map((s) => ({ ...s, trusted: true }));
       const params = parseGenerationParams(generation.engine.pkg, configured.generate.params, `generation parameters of collection ${id}`);
-      return { ...collection, ...resolveGeneration(generation, configured.modality, sources, params) };
+      const made = resolveGeneration(generation, configured.modality, sources, params);
+      // The operator's title and description lead; the random-weights warning and the recipe are always added.
+      return {
+        ...collection,
+        ...made,
+        title: `${configured.title}${made.warning}`,
+        description: [configured.description, made.description].filter(Boolean).join(' '),
+        render: { ...made.render, ...render },
+      };
     }
     const modality = parseModality(id);
     if (!modality || modality !== id) {
@@ -125,11 +134,11 @@ export class CollectionRegistry {
       id,
       modality: found.output,
       trusted: false,
-      render: Object.fromEntries(overrides),
       minzoom: 0,
       maxzoom: 18,
       adHoc: false,
       ...made,
+      render: { ...made.render, ...Object.fromEntries(overrides) },
       title: `${made.title}: collection output of process terramind-generate`,
       linkQuery: overrides,
       relatedLinks: [
@@ -147,7 +156,7 @@ export class CollectionRegistry {
   /** `/collections/{OUTPUT}?S2L2A=...&seed=...`: the output generated from every source modality in the query. */
   private adHocGenerated(modality: Modality, from: Modality[], query: Record<string, string>): ResolvedCollection {
     const generation = this.requireGeneration(modality);
-    const sources = from.map((m) => ({ modality: m, href: adHocUrl(m, query[m]!).href, trusted: false }));
+    const sources = from.map((m) => this.configuredSource(m, adHocUrl(m, query[m]!)) ?? { modality: m, href: adHocUrl(m, query[m]!).href, trusted: false });
     const overrides = renderOverrides(modality, query);
     parseRenderParams(modality, Object.fromEntries(overrides));
     const params = parseGenerationQuery(generation.engine.pkg, query);
@@ -160,13 +169,25 @@ export class CollectionRegistry {
       id: modality,
       modality,
       trusted: false,
-      render: Object.fromEntries(overrides),
       minzoom: 0,
       maxzoom: 18,
       adHoc: true,
       ...made,
-      linkQuery: [...made.generation.sources.map((s): [string, string] => [s.modality, s.href]), ...given, ...overrides],
+      render: { ...made.render, ...Object.fromEntries(overrides) },
+      // Sources as the client named them (a sample's collection URL, not the local file behind it).
+      linkQuery: [...made.generation.sources.map((s): [string, string] => [s.modality, query[s.modality]!]), ...given, ...overrides],
     };
+  }
+
+  /**
+   * A source named by a configured collection's URL (`<service>/collections/<id>`, as the viewer's samples are):
+   * that collection's own source, read directly (it may be a local file only the operator can name).
+   */
+  private configuredSource(modality: Modality, url: URL) {
+    const match = /\/collections\/([^/]+)$/.exec(url.pathname);
+    const entry = match ? this.byId.get(decodeURIComponent(match[1]!)) : undefined;
+    if (!entry || entry.generate || entry.modality !== modality) return undefined;
+    return { modality, href: entry.source, trusted: true };
   }
 
   private requireGeneration(modality: Modality): GenerationPort {

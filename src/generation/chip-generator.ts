@@ -46,7 +46,12 @@ export async function readChipInputs(sources: ChipSource[], grid: Grid, signal?:
  * bands, or the class count for a class map). A chip without any valid input pixel is never run through the
  * model: it comes back fully masked.
  */
-export async function generateChip(runtime: ModelRuntime, request: ChipRequest, signal?: AbortSignal): Promise<ChipValues> {
+export async function generateChip(
+  runtime: ModelRuntime,
+  request: ChipRequest,
+  onStages?: (stages: Record<string, number>) => void,
+  signal?: AbortSignal,
+): Promise<ChipValues> {
   const grid = chipGrid(request.lattice, request.chip);
   const { rasters, mask } = await readChipInputs(request.sources, grid, signal);
   const planes = outputPlanes(runtime, request.output);
@@ -78,6 +83,7 @@ export async function generateChip(runtime: ModelRuntime, request: ChipRequest, 
     topK: params.top_k,
     thinking: params.thinking,
   });
+  onStages?.(result.timings.stages);
   const out = result.outputs[request.output]!;
   return { width: grid.width, height: grid.height, mask, bands: out.classLogits ?? out.bands };
 }

@@ -72,6 +72,8 @@ export interface ChipEngineOptions {
   instanceId?: string;
   /** Observes every chip a read obtains (metrics). */
   onChip?: (event: { output: Modality; origin: ReadOrigin }) => void;
+  /** Observes the model's time per stage (ms) of every chip generated. */
+  onModelStages?: (stages: Record<string, number>) => void;
 }
 
 export interface ChipEngineStats {
@@ -172,7 +174,7 @@ export function createChipEngine(options: ChipEngineOptions): LocalChipEngine {
         const stored = await chips.load(key);
         if (stored) return { values: stored, origin: 'store' as const };
         const request = { lattice: p.lattice, chip, sources, output, params: p.spec.params };
-        return queue.submit(() => chips.produce(key, () => generateChip(runtime, request)), flightSignal);
+        return queue.submit(() => chips.produce(key, () => generateChip(runtime, request, options.onModelStages)), flightSignal);
       },
       signal,
     );

@@ -20,6 +20,7 @@ import { JobManager } from '../jobs/manager.js';
 import { createObjectStore, type ObjectStore } from '../jobs/object-store.js';
 import { virtualCollectionFinder } from '../processes/virtual-collections.js';
 import { workflowPath } from '../processes/generate.js';
+import { Lifecycle } from './lifecycle.js';
 
 /**
  * Everything a request handler may use, built once at start-up and passed to createApp: no module-level
@@ -41,6 +42,8 @@ export interface AppContext {
   startedAt: Date;
   /** OGC API - Processes jobs of this instance, in the job store (JOBS_URL). */
   jobs: JobManager;
+  /** Readiness: starting (model warming up) -> ready -> draining (after SIGTERM). */
+  lifecycle: Lifecycle;
 }
 
 export interface ContextOverrides {
@@ -95,7 +98,9 @@ export function createContext(config: Config, overrides: ContextOverrides = {}):
     metrics,
     logger,
   });
-  return { config, logger, metrics, fetch, sources, cache, collections, tiles, model: overrides.model, engine, startedAt: new Date(), jobs };
+  // Without a model there is nothing to warm up: ready at once (tests, tools). server.ts marks a model ready.
+  const lifecycle = new Lifecycle(overrides.model ? 'starting' : 'ready');
+  return { config, logger, metrics, fetch, sources, cache, collections, tiles, model: overrides.model, engine, startedAt: new Date(), lifecycle, jobs };
 }
 
 function createEngine(config: Config, model: ModelRuntime, sources: SourceOpenerPort, store: CacheStore, logger: Logger, metrics: Metrics): LocalChipEngine {
@@ -105,6 +110,9 @@ function createEngine(config: Config, model: ModelRuntime, sources: SourceOpener
     store,
     logger,
     onChip: ({ origin, output }) => metrics.generationChips.inc({ origin, output }),
+    onModelStages: (stages) => {
+      for (const [stage, ms] of Object.entries(stages)) metrics.modelStageSeconds.observe({ stage }, ms / 1000);
+    },
     settings: {
       queueMax: config.GENERATION_QUEUE_MAX,
       concurrency: config.GENERATION_CONCURRENCY || config.BATCH_MAX_SIZE,

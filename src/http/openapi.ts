@@ -132,6 +132,13 @@ export function buildOpenApi(base: string, ctx: Pick<AppContext, 'collections'>)
         }),
       },
       '/health': { get: operation('getHealth', 'Liveness', ['Operations'], [], { '200': { description: 'Alive', content: { 'application/json': { schema: { type: 'object' } } } } }) },
+      '/ready': {
+        get: operation('getReadiness', 'Readiness: 200 once the model is warm, 503 while starting or draining', ['Operations'], [], {
+          '200': { description: 'Ready', content: { 'application/json': { schema: { type: 'object' } } } },
+          '503': ref('responses/Unavailable'),
+        }),
+      },
+      '/modalities': { get: operation('getModalities', 'Modalities with titles, units and map legends', ['Operations'], [], { '200': { description: 'Modalities', content: { 'application/json': { schema: { type: 'object' } } } } }) },
       '/metrics': { get: operation('getMetrics', 'Prometheus metrics', ['Operations'], [], { '200': { description: 'Metrics', content: { 'text/plain': { schema: { type: 'string' } } } } }) },
       ...processesOpenApiPaths(),
     },
@@ -172,6 +179,7 @@ export function buildOpenApi(base: string, ctx: Pick<AppContext, 'collections'>)
           ['ServerError', 'Server error'],
           ['Upstream', 'The source could not be read (unreachable, not a GeoTIFF, invalid STAC item)'],
           ['UpstreamTimeout', 'The source did not answer within the configured timeout'],
+          ['Unavailable', 'Starting (model warming up) or shutting down'],
         ].map(([name, description]) => [name, { description, content: { 'application/json': { schema: ref('schemas/exception') } } }]),
       ),
     },

@@ -8,6 +8,13 @@ import type { AppContext } from './context.js';
 import { escapeHtml } from './html.js';
 import { baseUrl, coverageFormat, queryRecord, tileFormat } from './negotiate.js';
 import { sendDocument } from './respond.js';
+import { authorizeGeneratedTile } from './auth.js';
+import { hasMatrixLimitsFlag, varyOnClient, wantsMatrixLimits } from './gdal-legacy.js';
+import { linkView } from './link-view.js';
+import { tilesetMapHtml } from './pages.js';
+import type { ResolvedCollection } from '../collections/registry.js';
+import type { TileMatrixSetEntry } from '../grid/tms.js';
+import { wholeMatrixLimits } from '../ogc/gdal-legacy.js';
 
 /**
  * Tiles of one collection: tilesets list, tileset metadata, TileJSON (map tiles) and the tiles themselves.
@@ -18,22 +25,29 @@ export function tileRoutes(ctx: AppContext, dataType: TilesDataType = 'map'): Ho
   const resolve = (c: Context) => ctx.collections.resolveAny(c.req.param('collectionId') ?? '', queryRecord(c));
   const base = (c: Context) => baseUrl(c, ctx.config.PUBLIC_URL);
 
-  app.get('/', async (c) => {
+  /** The limits this client gets: exact, or whole-matrix for GDAL <= 3.7 (src/ogc/gdal-legacy.ts). */
+  const advertisedLimits = async (c: Context, collection: ResolvedCollection, tms: TileMatrixSetEntry) => {
+    const limits = await ctx.tiles.limits(collection, tms, c.req.raw.signal);
+    if (!wantsMatrixLimits(c)) return limits;
+    return wholeMatrixLimits(tms, await ctx.collections.bounds(collection, c.req.raw.signal), limits);
+  };
+
+  app.get('/', varyOnClient, async (c) => {
     const collection = await resolve(c);
-    const sets = await Promise.all(
-      listTileMatrixSets().map(async (tms) => ({ tms, limits: await ctx.tiles.limits(collection, tms, c.req.raw.signal) })),
-    );
-    return sendDocument(c, `${collection.title}: ${dataType} tilesets`, tilesetsListDocument(base(c), collection, sets, dataType));
+    const sets = await Promise.all(listTileMatrixSets().map(async (tms) => ({ tms, limits: await advertisedLimits(c, collection, tms) })));
+    return sendDocument(c, `${collection.title}: ${dataType} tilesets`, tilesetsListDocument(base(c), linkView(c, collection), sets, dataType));
   });
 
-  app.get('/:tileMatrixSetId', async (c) => {
+  app.get('/:tileMatrixSetId', varyOnClient, async (c) => {
     const tms = getTileMatrixSet(c.req.param('tileMatrixSetId'));
     const collection = await resolve(c);
     const bounds = await ctx.collections.bounds(collection, c.req.raw.signal);
-    const limits = await ctx.tiles.limits(collection, tms, c.req.raw.signal);
-    const document = tilesetDocument(base(c), collection, tms, limits, bounds, dataType);
-    const html = dataType === 'map' ? previewHtml(base(c), collection, tms.definition.id, limits) : '';
-    return sendDocument(c, document.title, document, { html });
+    const limits = await advertisedLimits(c, collection, tms);
+    const document = tilesetDocument(base(c), linkView(c, collection), tms, limits, bounds, dataType);
+    if (dataType === 'coverage') return sendDocument(c, document.title, document);
+    const self = document.links.find((link) => link.rel === 'self')?.href ?? '';
+    const map = tilesetMapHtml(self, tms.gridCrs, bounds, ctx.tiles.maxZoomIndex(collection, tms));
+    return sendDocument(c, document.title, document, { html: map + previewHtml(base(c), collection, tms.definition.id, limits) });
   });
 
   app.get('/:tileMatrixSetId/tilejson.json', async (c) => {
@@ -44,7 +58,7 @@ export function tileRoutes(ctx: AppContext, dataType: TilesDataType = 'map'): Ho
     const collection = await resolve(c);
     const bounds = await ctx.collections.bounds(collection, c.req.raw.signal);
     const min = Math.max(collection.minzoom, await ctx.tiles.minZoomIndex(collection, tms, c.req.raw.signal));
-    const document = tileJsonDocument(base(c), collection, bounds, { min, max: ctx.tiles.maxZoomIndex(collection, tms) });
+    const document = tileJsonDocument(base(c), linkView(c, collection), bounds, { min, max: ctx.tiles.maxZoomIndex(collection, tms) });
     return c.body(JSON.stringify(document), 200, { 'content-type': 'application/json' });
   });
 
@@ -55,7 +69,11 @@ export function tileRoutes(ctx: AppContext, dataType: TilesDataType = 'map'): Ho
     resolveTile(tms, address);
     const format = dataType === 'map' ? tileFormat(c) : coverageFormat(c);
     const collection = await resolve(c);
-    const { object, status } = await ctx.tiles.tile({ collection, tms, ...address, format }, c.req.raw.signal);
+    // GDAL <= 3.7 was given whole-matrix limits: inside them but outside the data it gets the blank tile it expects.
+    const request = { collection, tms, ...address, format, limits: hasMatrixLimitsFlag(c) ? ('matrix' as const) : ('exact' as const) };
+    // Generating costs model time: with API_KEYS set it needs a key (cached tiles may stay public).
+    if (collection.generation) await authorizeGeneratedTile(c, ctx.config, () => ctx.tiles.isCached(request, c.req.raw.signal));
+    const { object, status } = await ctx.tiles.tile(request, c.req.raw.signal);
     const headers: Record<string, string> = {
       etag: object.etag,
       'cache-control': 'public, max-age=3600',

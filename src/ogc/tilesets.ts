@@ -1,4 +1,4 @@
-import { clampMercatorLat, type TileMatrixLimits } from '../grid/tiles.js';
+import { clampMercatorLat, lonLatToMercator, type TileMatrixLimits } from '../grid/tiles.js';
 import type { TileMatrixSetEntry } from '../grid/tms.js';
 import { IMAGE_FORMATS, IMAGE_MEDIA_TYPES } from '../render/types.js';
 import type { CollectionView } from './collections.js';
@@ -17,6 +17,12 @@ export type TilesDataType = 'map' | 'coverage';
 
 export const COVERAGE_MEDIA_TYPE = 'image/tiff; application=geotiff';
 const COVERAGE_FORMATS = [{ f: 'tiff', type: COVERAGE_MEDIA_TYPE }];
+
+/**
+ * Item links of map tiles in reverse preference, PNG last: OpenLayers' OGCMapTile takes the last item link of a
+ * known image type (and JPEG has no transparency); GDAL picks by type, whatever the order.
+ */
+const ITEM_LINK_FORMATS = [...TILE_FORMATS].reverse();
 
 function formatsOf(dataType: TilesDataType) {
   return dataType === 'map' ? TILE_FORMATS : COVERAGE_FORMATS;
@@ -41,7 +47,7 @@ function tilesetLinks(base: string, collection: CollectionView, tms: TileMatrixS
     { href: `${base}/tileMatrixSets/${id}`, rel: REL.tilingScheme, type: MEDIA.json, title: `${id} (TMS 2.0)` },
     { href: `${base}/tileMatrixSets/${id}?tmsVersion=1.0`, rel: REL.tilingScheme, type: MEDIA.json, title: `${id} (TMS 1.0 encoding, for GDAL < 3.8)` },
     { href: href(base, collectionPath(collection.id), query), rel: REL.geodata, type: MEDIA.json, title: collection.title },
-    ...formatsOf(dataType).map(
+    ...(dataType === 'map' ? ITEM_LINK_FORMATS : COVERAGE_FORMATS).map(
       (format): Link => ({
         href: tileTemplate(base, collection, id, format.f, false, dataType),
         rel: 'item',
@@ -132,8 +138,24 @@ export function tileJsonDocument(
     minzoom: zoom.min,
     maxzoom: zoom.max,
     bounds: [west, south, east, north],
-    center: [(west + east) / 2, (south + north) / 2, Math.min(zoom.max, Math.max(zoom.min, Math.round((zoom.min + zoom.max) / 2)))],
+    center: [(west + east) / 2, (south + north) / 2, fittingZoom([west, south, east, north], zoom)],
   };
+}
+
+/** Map viewport the TileJSON centre zoom is chosen for: the extent fits in 512 px (two 256 px tiles). */
+const VIEW_PIXELS = 512;
+
+/**
+ * The deepest zoom at which the whole extent fits in VIEW_PIXELS, within the collection's zoom range: a map
+ * opened on the centre shows the data (a 2 km chip at 15, a 100 km scene at 9), never a blank world.
+ */
+export function fittingZoom(bounds: readonly number[], zoom: { min: number; max: number }): number {
+  const [minX, minY] = lonLatToMercator(bounds[0], bounds[1]);
+  const [maxX, maxY] = lonLatToMercator(bounds[2], bounds[3]);
+  const span = Math.max(maxX - minX, maxY - minY);
+  const world = 2 * lonLatToMercator(180, 0)[0];
+  const fit = span > 0 ? Math.floor(Math.log2((VIEW_PIXELS / 256) * (world / span))) : zoom.max;
+  return Math.min(zoom.max, Math.max(zoom.min, fit));
 }
 
 /** `/tileMatrixSets` list. */

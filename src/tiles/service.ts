@@ -19,6 +19,7 @@ import { generationZoom } from './generation-zoom.js';
  * levels they are served at start where one tile needs at most GENERATE_MAX_CHIPS_PER_TILE chips.
  */
 export interface TileCachePort {
+  has(key: string): Promise<boolean>;
   getOrCreate(
     key: string,
     produce: (signal: AbortSignal) => Promise<Produced>,
@@ -54,6 +55,11 @@ export interface TileRequest {
   tileCol: string;
   /** Map tiles: an image format; coverage tiles (the values): 'tiff'. */
   format: ImageFormat | 'tiff';
+  /**
+   * Which limits a tile must be inside: the collection's exact ones (default), or the whole matrix from the first
+   * served level on (the limits GDAL <= 3.7 is given); outside the data such a tile is blank, as any other.
+   */
+  limits?: 'exact' | 'matrix';
 }
 
 export interface TileResult {
@@ -87,33 +93,15 @@ export class TileService {
     return Math.min(generationZoom(tms, bounds, this.deps.maxChipsPerTile).zoom, this.maxZoomIndex(collection, tms));
   }
 
+  /** Whether the tile is in the cache already (what API keys may leave public for generated tiles). */
+  async isCached(request: TileRequest, signal?: AbortSignal): Promise<boolean> {
+    const { key } = await this.address(request, signal);
+    return this.deps.cache.has(key);
+  }
+
   async tile(request: TileRequest, signal?: AbortSignal): Promise<TileResult> {
     const { collection, tms, format } = request;
-    const dataType: TileDataType = format === 'tiff' ? 'coverage' : 'map';
-    await this.checkGenerationZoom(request, signal);
-    const limits = await this.limits(collection, tms, signal);
-    const { matrix, tileRow, tileCol } = resolveTile(tms, request, limits);
-    if (matrix.tileWidth > MAX_TILE_SIDE || matrix.tileHeight > MAX_TILE_SIDE) {
-      throw badRequest(`Tile matrix ${matrix.id} has tiles larger than ${MAX_TILE_SIDE} px.`);
-    }
-    const renderParts =
-      dataType === 'map' ? Object.fromEntries(Object.entries(collection.render).map(([key, value]) => [`render.${key}`, value])) : {};
-    const key = this.deps.cacheKey(
-      dataType === 'map' ? 'tile' : 'coverage',
-      {
-        collection: collection.adHoc ? undefined : collection.id,
-        modality: collection.modality,
-        source: collection.source,
-        tms: tms.definition.id,
-        z: matrix.id,
-        row: tileRow,
-        col: tileCol,
-        format,
-        ...renderParts,
-        ...collection.keyParts,
-      },
-      format === 'tiff' ? 'tif' : format,
-    );
+    const { matrix, tileRow, tileCol, key } = await this.address(request, signal);
     return this.deps.cache.getOrCreate(
       key,
       async (work) => {
@@ -138,6 +126,37 @@ export class TileService {
     );
   }
 
+  /** The tile's matrix, row, column and cache key, after every check that can refuse it (400/404). */
+  private async address(request: TileRequest, signal?: AbortSignal) {
+    const { collection, tms, format } = request;
+    const dataType: TileDataType = format === 'tiff' ? 'coverage' : 'map';
+    await this.checkGenerationZoom(request, signal);
+    const limits = await this.limits(collection, tms, signal);
+    const { matrix, tileRow, tileCol } = resolveTile(tms, request, request.limits === 'matrix' ? wholeLevels(limits) : limits);
+    if (matrix.tileWidth > MAX_TILE_SIDE || matrix.tileHeight > MAX_TILE_SIDE) {
+      throw badRequest(`Tile matrix ${matrix.id} has tiles larger than ${MAX_TILE_SIDE} px.`);
+    }
+    const renderParts =
+      dataType === 'map' ? Object.fromEntries(Object.entries(collection.render).map(([key, value]) => [`render.${key}`, value])) : {};
+    const key = this.deps.cacheKey(
+      dataType === 'map' ? 'tile' : 'coverage',
+      {
+        collection: collection.adHoc ? undefined : collection.id,
+        modality: collection.modality,
+        source: collection.source,
+        tms: tms.definition.id,
+        z: matrix.id,
+        row: tileRow,
+        col: tileCol,
+        format,
+        ...renderParts,
+        ...collection.keyParts,
+      },
+      format === 'tiff' ? 'tif' : format,
+    );
+    return { matrix, tileRow, tileCol, key };
+  }
+
   /** A generated collection below its first level: a 404 that says which zoom to ask for instead. */
   private async checkGenerationZoom(request: TileRequest, signal?: AbortSignal): Promise<void> {
     const { collection, tms } = request;
@@ -153,6 +172,11 @@ export class TileService {
         `Ask for level ${first} or higher, or run the terramind-generate process for a larger area.`,
     );
   }
+}
+
+/** The same levels with every tile of their matrices allowed. */
+function wholeLevels(limits: TileMatrixLimits[]): TileMatrixLimits[] {
+  return limits.map((l) => ({ ...l, minTileRow: 0, minTileCol: 0, maxTileRow: Number.MAX_SAFE_INTEGER, maxTileCol: Number.MAX_SAFE_INTEGER }));
 }
 
 export function transparentImage(width: number, height: number): RgbaImage {
