@@ -41,7 +41,7 @@ export function createApp(ctx: AppContext): Hono {
   app.use('/processes/:processId/execution', executionAuth(ctx.config));
 
   // Tilesets, tiles and TMS definitions are fetched cross-origin by OpenLayers and MapLibre.
-  app.use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS', 'POST', 'DELETE'], allowHeaders: ['Content-Type', 'Prefer', 'Accept', 'Range', 'Authorization'], exposeHeaders: ['ETag', 'X-Cache', 'Link', 'Content-Length', 'Location', 'Preference-Applied', 'Content-Range', 'Accept-Ranges'] }));
+  app.use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS', 'POST', 'DELETE'], allowHeaders: ['Content-Type', 'Prefer', 'Accept', 'Range', 'Authorization', 'X-API-Key'], exposeHeaders: ['ETag', 'X-Cache', 'Link', 'Content-Length', 'Location', 'Preference-Applied', 'Content-Range', 'Accept-Ranges'] }));
 
   app.route('/', commonRoutes(ctx)); //                                        landing, conformance, api, health, metrics
   app.route('/tileMatrixSets', tileMatrixSetRoutes(ctx)); //                  tiling schemes

@@ -283,3 +283,25 @@ describe('bad requests: 400 that names the problem, nothing left in the job stor
     expect(response.headers.get('access-control-expose-headers')).toContain('Location');
   });
 });
+
+describe('with API_KEYS', () => {
+  it('executing and dismissing need a key; reading jobs does not', async () => {
+    const keyed = await startTestApp({ env: { API_KEYS: 'k1,k2' } });
+    try {
+      const body = { inputs: { echoInput: 'x', pause: 30 } };
+      const refused = await keyed.post('/processes/echo/execution', body, { prefer: 'respond-async' });
+      expect(refused.status).toBe(401);
+      expectValid(S().exception, await json(refused), 'exception');
+      const accepted = await keyed.post('/processes/echo/execution', body, { prefer: 'respond-async', 'x-api-key': 'k2' });
+      expect(accepted.status).toBe(201);
+      const location = accepted.headers.get('location')!;
+      expect((await fetch(location)).status).toBe(200);
+      expect((await fetch(location, { method: 'DELETE' })).status).toBe(401);
+      expect((await fetch(location, { method: 'DELETE', headers: { 'x-api-key': 'nope' } })).status).toBe(403);
+      const dismissed = await fetch(location, { method: 'DELETE', headers: { authorization: 'Bearer k1' } });
+      expect((await json(dismissed)).status).toBe('dismissed');
+    } finally {
+      await keyed.close();
+    }
+  });
+});

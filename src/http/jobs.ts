@@ -4,6 +4,7 @@ import { jobListDocument, statusInfo } from '../jobs/documents.js';
 import type { JobListFilter } from '../jobs/repository.js';
 import { JOB_STATUSES, type JobRecord, type JobStatus } from '../jobs/types.js';
 import { errorOfJob, noSuchJob, resultNotReady, resultsGone } from '../processes/errors.js';
+import { requireApiKey } from './auth.js';
 import type { AppContext } from './context.js';
 import { baseUrl } from './negotiate.js';
 import { sendDocument } from './respond.js';
@@ -42,6 +43,8 @@ export function jobRoutes(ctx: AppContext): Hono {
   });
 
   app.delete('/:jobId', async (c) => {
+    // Dismissing stops someone's work: with API_KEYS it needs a key, as executing does.
+    requireApiKey(c, ctx.config, 'Dismissing a job');
     const id = c.req.param('jobId');
     const record = await ctx.jobs.dismiss(id);
     if (!record) throw noSuchJob(id);
