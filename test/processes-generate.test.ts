@@ -231,6 +231,18 @@ describe('terramind-generate: an asynchronous job and its COG', () => {
     expect(Buffer.compare(Buffer.from(bytes), Buffer.from(cog))).toBe(0);
   });
 
+  it('a source named by a configured collection URL (a sample) reads that collection\'s own file: the same pixels', async () => {
+    const response = await app.post('/processes/terramind-generate/execution', {
+      inputs: { ...inputs({ generate: ['LULC'] }), sources: [{ modality: 'S2L2A', href: `${app.url}/collections/tanzania-s2l2a` }] },
+      outputs: { LULC: { transmissionMode: 'value' } },
+      response: 'raw',
+    });
+    expect(response.status).toBe(200);
+    const pixels = async (bytes: ArrayBuffer) => ((await (await (await fromArrayBuffer(bytes)).getImage()).readRasters()) as unknown as Uint8Array[])[0];
+    const sample = await pixels(await response.arrayBuffer());
+    expect(Buffer.compare(Buffer.from(sample), Buffer.from(await pixels(cog.slice().buffer as ArrayBuffer)))).toBe(0);
+  });
+
   it('a synchronous raw execution of the same request gives the same bytes', async () => {
     const response = await app.post('/processes/terramind-generate/execution', { inputs: inputs({ generate: ['LULC'] }), outputs: { LULC: { transmissionMode: 'value' } }, response: 'raw' });
     expect(response.status).toBe(200);

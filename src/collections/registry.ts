@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { badRequest, notFound, OgcError } from '../errors.js';
-import type { GenerationSpec } from '../generation/types.js';
+import type { GenerationSource, GenerationSpec } from '../generation/types.js';
 import { MODALITIES, MODALITY_IDS, parseModality, type Modality } from '../modalities.js';
 import { parseRenderParams, renderParamsSchema } from '../render/index.js';
 import type { CollectionView } from '../ogc/collections.js';
@@ -129,7 +129,8 @@ export class CollectionRegistry {
     const generation = this.requireGeneration(found.output);
     const overrides = renderOverrides(found.output, query);
     parseRenderParams(found.output, Object.fromEntries(overrides));
-    const made = resolveGeneration(generation, found.output, found.spec.sources, found.spec.params);
+    const sources = found.spec.sources.map((source) => this.sourceFor(source.modality, source.href));
+    const made = resolveGeneration(generation, found.output, sources, found.spec.params);
     return {
       id,
       modality: found.output,
@@ -177,6 +178,20 @@ export class CollectionRegistry {
       // Sources as the client named them (a sample's collection URL, not the local file behind it).
       linkQuery: [...made.generation.sources.map((s): [string, string] => [s.modality, query[s.modality]!]), ...given, ...overrides],
     };
+  }
+
+  /**
+   * A generation source as the engine reads it: a configured collection's URL stands for that collection's own
+   * source (as in ad hoc tile queries); anything else is the user's URL, never trusted. Process inputs use it.
+   */
+  sourceFor(modality: Modality, href: string): GenerationSource {
+    let url: URL | undefined;
+    try {
+      url = new URL(href);
+    } catch {
+      url = undefined;
+    }
+    return (url && this.configuredSource(modality, url)) ?? { modality, href, trusted: false };
   }
 
   /**

@@ -19,7 +19,13 @@ import { resultsResponse, type ResultSource } from './results.js';
  */
 export function processRoutes(ctx: AppContext): Hono {
   const app = new Hono();
-  const processes = availableProcesses({ engine: ctx.engine, repository: ctx.jobs.repository, maxChips: ctx.config.JOB_MAX_CHIPS, blockSize: ctx.config.COG_BLOCK_SIZE });
+  const processes = availableProcesses({
+    engine: ctx.engine,
+    repository: ctx.jobs.repository,
+    maxChips: ctx.config.JOB_MAX_CHIPS,
+    blockSize: ctx.config.COG_BLOCK_SIZE,
+    sourceFor: (modality, href) => ctx.collections.sourceFor(modality, href),
+  });
   const service = new ProcessService({ jobs: ctx.jobs, fetch: ctx.fetch, processes });
   const findVirtualCollection = virtualCollectionFinder(ctx.jobs.repository);
   const base = (c: Context) => baseUrl(c, ctx.config.PUBLIC_URL);

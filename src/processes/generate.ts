@@ -1,5 +1,5 @@
 import type { LocalChipEngine } from '../generation/engine.js';
-import type { GenerationSpec } from '../generation/types.js';
+import type { GenerationSource, GenerationSpec } from '../generation/types.js';
 import type { JobRepository } from '../jobs/repository.js';
 import type { JobResults } from '../jobs/types.js';
 import { badRequest, isOgcError } from '../errors.js';
@@ -21,6 +21,8 @@ import type { ProcessDefinition } from './types.js';
 export interface GenerateProcessOptions {
   engine: LocalChipEngine;
   repository: JobRepository;
+  /** How a source URL is read: a configured collection's URL stands for its own source (CollectionRegistry.sourceFor). */
+  sourceFor?: (modality: Modality, href: string) => GenerationSource;
   maxChips: number;
   blockSize: 256 | 512;
 }
@@ -71,15 +73,15 @@ export function generateProcess(options: GenerateProcessOptions): ProcessDefinit
         throw badRequest('inputs.bbox: a collection output covers the sources\' whole footprint (its tiles are generated where clients ask); leave bbox out, or run a job for an area.');
       }
       const outputs = chooseOutputs(values, requested, named, pkg);
-      const spec = specOf(values);
-      await engine.plan(spec, signal);
-      return Promise.all(outputs.map((output) => saveVirtualCollection(options.repository, output, spec)));
+      await engine.plan(readable(specOf(values), options.sourceFor), signal);
+      // Stored as the client named the sources: any instance maps them again when it resolves the collection.
+      return Promise.all(outputs.map((output) => saveVirtualCollection(options.repository, output, specOf(values))));
     },
     async prepare(raw, requested, signal, named = true) {
       const values = raw as GenerateInputs;
       const outputs = chooseOutputs(values, requested, named, pkg);
       const spec = specOf(values);
-      const plan = await engine.plan(spec, signal);
+      const plan = await engine.plan(readable(spec, options.sourceFor), signal);
       const { grid, chips, native } = areaGrid(engine, plan, values.bbox, options.maxChips);
       return {
         outputs,
@@ -129,6 +131,11 @@ async function readPatiently<T>(read: () => Promise<T>, signal: AbortSignal, onW
       await sleep(seconds * 1000, signal);
     }
   }
+}
+
+/** The spec the engine reads: sources mapped by `sourceFor` (configured collections' URLs to their own sources). */
+function readable(spec: GenerationSpec, sourceFor: GenerateProcessOptions['sourceFor']): GenerationSpec {
+  return sourceFor ? { ...spec, sources: spec.sources.map((s) => sourceFor(s.modality, s.href)) } : spec;
 }
 
 /** The generation spec of validated inputs: user sources are never trusted (no file://, no private hosts). */

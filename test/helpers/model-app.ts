@@ -32,6 +32,7 @@ export async function startModelApp(options: { warmUp?: boolean } = {}): Promise
     ctx,
     fixtures,
     async close() {
+      await ctx.jobs.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await model.close();
       await fixtures.close();
