@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import type { AppContext } from './http/context.js';
@@ -26,6 +27,13 @@ export function createApp(ctx: AppContext): Hono {
       const url = new URL(c.req.url);
       return c.redirect(url.pathname.replace(/\/{2,}/g, '/') + url.search, 308);
     }
+    await next();
+  });
+
+  // One request's signal is listened to by every source, chip and tile it waits for at once (raceAbort,
+  // single-flight waiters): more than Node's warning threshold of 10 is normal, not a leak.
+  app.use('*', async (c, next) => {
+    setMaxListeners(256, c.req.raw.signal);
     await next();
   });
 

@@ -44,6 +44,10 @@ async function main(): Promise<void> {
     ctx.logger.info({ port: info.port, cache: ctx.cache.store.kind, collections: ctx.collections.configured().length }, 'listening');
     process.stdout.write(`terramind-ogc is listening: open ${shown}/?f=html (viewer: ${shown}/viewer)\n`);
   });
+  // Node closes idle keep-alive sockets after 5 s; a client (or a load balancer with a 60 s idle timeout) that
+  // reuses one just then gets a reset. Idle sockets stay longer than any front end keeps them.
+  (server as Server).keepAliveTimeout = 65_000;
+  (server as Server).headersTimeout = 66_000;
   installGracefulShutdown({
     server: server as Server,
     lifecycle: ctx.lifecycle,

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TILES_SETTLED, alphaCounts, CHROMIUM, launchBrowser, paintedShare, screenshot, tileResponses, type Browser, type WatchedPage } from './helpers/browser.js';
 import type { FixtureServer } from './helpers/fixture-server.js';
-import { startModelApp, type ModelApp } from './helpers/model-app.js';
+import { startTestApp, type TestApp } from './helpers/app.js';
 
 /**
  * Real browsers on the service's own pages (Debian's Chromium through playwright-core): the viewer (OpenLayers,
@@ -11,7 +11,7 @@ import { startModelApp, type ModelApp } from './helpers/model-app.js';
  * kept in test-artifacts/. The bundled (random-weights) model is loaded so /health reports it.
  */
 let browser: Browser;
-let served: ModelApp;
+let served: TestApp;
 let fixtures: FixtureServer;
 let base: string;
 const BACKGROUND: [number, number, number] = [0xdf, 0xe6, 0xe9];
@@ -41,7 +41,7 @@ async function expectPngTilesWithTransparency(watched: WatchedPage): Promise<voi
 
 describe.skipIf(!existsSync(CHROMIUM))('browsers on the service pages', () => {
   beforeAll(async () => {
-    served = await startModelApp();
+    served = await startTestApp({ model: true });
     fixtures = served.fixtures;
     base = served.url;
     browser = await launchBrowser();

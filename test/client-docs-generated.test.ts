@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startModelApp, type ModelApp } from './helpers/model-app.js';
+import { startTestApp, type TestApp } from './helpers/app.js';
 import { commandsOf, recipesOf, RecipeRunner } from './helpers/recipes.js';
 
 /**
@@ -8,11 +8,11 @@ import { commandsOf, recipesOf, RecipeRunner } from './helpers/recipes.js';
  */
 const recipes = ['README.md', 'docs/api.md'].flatMap(recipesOf).filter((recipe) => recipe.needsGenerated);
 
-let served: ModelApp;
+let served: TestApp;
 let runner: RecipeRunner;
 
 beforeAll(async () => {
-  served = await startModelApp();
+  served = await startTestApp({ model: true });
   runner = new RecipeRunner(served.url, { ITEM: `${served.fixtures.url}/terramind-examples/S2L2A/282D_485L_3_3.tif` });
 });
 afterAll(async () => {

@@ -8,7 +8,7 @@ import { fromArrayBuffer } from 'geotiff';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TILES_SETTLED, alphaCounts, launchBrowser, screenshot, tileResponses, type Browser } from './helpers/browser.js';
-import { startModelApp, type ModelApp } from './helpers/model-app.js';
+import { startTestApp, type TestApp } from './helpers/app.js';
 import { PYTHON } from './helpers/reference-case.js';
 
 /**
@@ -22,13 +22,13 @@ const gdalEnv = () => ({ ...process.env, GDAL_DEFAULT_WMS_CACHE_PATH: join(work,
 const QGIS_SCRIPT = fileURLToPath(new URL('./clients/qgis_render.py', import.meta.url));
 const CHIP = 'terramind-examples/S2L2A/282D_485L_3_3.tif';
 
-let served: ModelApp;
+let served: TestApp;
 let base: string;
 let work: string;
 let query: string;
 
 beforeAll(async () => {
-  served = await startModelApp({ warmUp: true });
+  served = await startTestApp({ model: true, warmUp: true });
   base = served.url;
   work = mkdtempSync(join(tmpdir(), 'tmogc-generated-'));
   query = `S2L2A=${encodeURIComponent(`${served.fixtures.url}/${CHIP}`)}&seed=3&timesteps=10`;

@@ -1,27 +1,21 @@
-import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../src/app.js';
-import { MemoryCacheStore } from '../src/cache/memory-store.js';
 import { loadConfig } from '../src/config.js';
 import { authorizeGeneratedTile } from '../src/http/auth.js';
-import { createContext, type AppContext } from '../src/http/context.js';
 import { errorHandler } from '../src/http/errors.js';
 import { requestId } from '../src/http/request-id.js';
 import { createLogger } from '../src/logger.js';
+import { startTestApp, type TestApp } from './helpers/app.js';
 import { startFixtureServer, type FixtureServer } from './helpers/fixture-server.js';
 
 /**
  * Operations on a real loopback server: request ids (X-Request-Id, traceparent, generated) in every log line
  * and error body, Prometheus metrics that move with requests, and API keys on process execution and in links.
  */
-interface Served {
-  url: string;
-  ctx: AppContext;
+/** The service with a logger that keeps every line it writes. */
+interface Served extends TestApp {
   lines: Record<string, unknown>[];
-  close(): Promise<void>;
 }
 
 let fixtures: FixtureServer;
@@ -34,16 +28,8 @@ async function startApp(env: Record<string, string> = {}): Promise<Served> {
       done();
     },
   });
-  const config = loadConfig({ CACHE_URL: 'memory://', FETCH_ALLOW_HOSTS: new URL(fixtures.url).host, LOG_LEVEL: 'debug', ...env });
-  const ctx = createContext(config, { cacheStore: new MemoryCacheStore(16 << 20), logger: createLogger('debug', sink) });
-  const server: ServerType = serve({ fetch: createApp(ctx).fetch, port: 0, hostname: '127.0.0.1' });
-  await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    ctx,
-    lines,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  const app = await startTestApp({ env: { LOG_LEVEL: 'debug', ...env }, logger: createLogger('debug', sink), allowHosts: [new URL(fixtures.url).host] });
+  return Object.assign(app, { lines });
 }
 
 /** The value of one sample in Prometheus text format (0 when the series does not exist yet). */

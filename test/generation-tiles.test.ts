@@ -277,6 +277,18 @@ describe('generated collection documents', { timeout: GENERATION_TIMEOUT }, () =
     );
   });
 
+  it('documents coverage tiles and the generation parameters in OpenAPI, from the schema that validates them', async () => {
+    const { body } = await app.getJson('/api');
+    const op = body.paths['/collections/{collectionId}/coverage/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}'].get;
+    expect(op.operationId).toBe('collection.coverage.getTile');
+    expect(Object.keys(op.responses['200'].content)).toEqual(['image/tiff; application=geotiff']);
+    const params = body.components.parameters;
+    expect(params['generation-seed'].schema).toMatchObject({ type: 'integer', minimum: 0, default: 0 });
+    expect(params['generation-timesteps'].schema).toMatchObject({ type: 'integer', minimum: 1, maximum: 1000, default: 10 });
+    expect(params['generation-top_p'].schema).toMatchObject({ minimum: 0, exclusiveMinimum: true, maximum: 1, default: 0.8 }); // OpenAPI 3.0 form
+    expect(op.parameters).toContainEqual({ $ref: '#/components/parameters/generation-thinking' });
+  });
+
   it('serves coverage tiles of plain (not generated) collections too', async () => {
     const [row, col] = slippyTile(...CHIP_CENTRE, 15);
     const cov = await coverage(`/collections/tanzania-dem/coverage/tiles/WebMercatorQuad/15/${row}/${col}`);

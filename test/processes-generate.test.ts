@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { createModelRuntime, type ModelRuntime } from '../src/model/index.js';
 import { COG_MEDIA_TYPE } from '../src/render/cog.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { validateCog } from './helpers/cog-validate.js';
+import { hasGdal } from './helpers/gdal.js';
 import { expectValid, ogcSchemas } from './helpers/ogc-schemas.js';
 import { processesSchemas } from './helpers/processes-schemas.js';
 import { S3RVER_CREDENTIALS, startS3, type S3Fixture } from './helpers/s3.js';
@@ -27,14 +28,6 @@ import { slippyTile } from './helpers/tiles.js';
  * presigned URLs. Job results are compared with the coverage tiles of the same sources and seed.
  */
 const run = promisify(execFile);
-const hasGdal = (() => {
-  try {
-    execFileSync('gdalinfo', ['--version'], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 const CHIP = 'terramind-examples/S2L2A/38D_378R_2_3.tif';
 const PARAMS = { seed: 7, timesteps: 2 };
 

@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import type { Raster } from '../src/raster/raster.js';
 import { encodeCog } from '../src/render/cog.js';
 import { encodeGeoTiff } from '../src/render/geotiff.js';
 import { validateCog } from './helpers/cog-validate.js';
+import { hasGdal } from './helpers/gdal.js';
 
 /**
  * The COG writer against GDAL 3.6 (gdalinfo, gdal_translate reading pixels back, GDAL's own validator script
@@ -19,14 +20,6 @@ import { validateCog } from './helpers/cog-validate.js';
  */
 const run = promisify(execFile);
 const VALIDATOR = '/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_cloud_optimized_geotiff.py';
-const hasGdal = (() => {
-  try {
-    execFileSync('gdalinfo', ['--version'], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 const W = 600;
 const H = 520;

@@ -34,6 +34,8 @@ export function encodeChip(chip: ChipValues): Uint8Array {
   header.writeUInt16LE(chip.height, 8);
   header.writeUInt16LE(chip.bands.length, 10);
   const payload = Buffer.alloc(size + chip.bands.length * size * 2);
+  // A DataView, not Buffer.writeInt16LE: the per-value Buffer calls cost more than the quantisation itself.
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   payload.set(chip.mask, 0);
   chip.bands.forEach((band, k) => {
     let min = Infinity;
@@ -51,7 +53,7 @@ export function encodeChip(chip: ChipValues): Uint8Array {
     const base = size + k * size * 2;
     for (let p = 0; p < size; p += 1) {
       const q = chip.mask[p] === 0 || scale === 0 ? 0 : Math.max(-LEVELS, Math.min(LEVELS, Math.round((band[p]! - offset) / scale)));
-      payload.writeInt16LE(q, base + p * 2);
+      view.setInt16(base + p * 2, q, true);
     }
   });
   return Buffer.concat([header, deflateSync(payload, { level: 6 })]);
@@ -68,12 +70,13 @@ export function decodeChip(bytes: Uint8Array): ChipValues {
   const payload = inflateSync(buffer.subarray(HEADER + count * 16));
   if (payload.byteLength !== size + count * size * 2) throw new Error('encoded chip payload has the wrong size');
   const mask = new Uint8Array(payload.subarray(0, size));
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   const bands = Array.from({ length: count }, (_, k) => {
     const offset = buffer.readDoubleLE(HEADER + k * 16);
     const scale = buffer.readDoubleLE(HEADER + k * 16 + 8);
     const band = new Float32Array(size);
     const base = size + k * size * 2;
-    for (let p = 0; p < size; p += 1) band[p] = mask[p] === 0 ? 0 : offset + scale * payload.readInt16LE(base + p * 2);
+    for (let p = 0; p < size; p += 1) band[p] = mask[p] === 0 ? 0 : offset + scale * view.getInt16(base + p * 2, true);
     return band;
   });
   return { width, height, bands, mask };

@@ -3,6 +3,7 @@ import type { ModelRuntime } from '../model/index.js';
 import type { Grid } from '../raster/raster.js';
 import type { ModalityReader } from '../sources/types.js';
 import type { ChipValues } from './chip-codec.js';
+import type { InputGate } from './input-gate.js';
 import { chipGrid, type ChipIndex } from './lattice.js';
 import type { ChipLattice, GenerationParams } from './types.js';
 
@@ -46,18 +47,25 @@ export async function readChipInputs(sources: ChipSource[], grid: Grid, signal?:
  * bands, or the class count for a class map). A chip without any valid input pixel is never run through the
  * model: it comes back fully masked.
  */
-export async function generateChip(
-  runtime: ModelRuntime,
-  request: ChipRequest,
-  onStages?: (stages: Record<string, number>) => void,
-  signal?: AbortSignal,
-): Promise<ChipValues> {
+export interface GenerateChipOptions {
+  /** Observes the model's time per stage (ms). */
+  onStages?: (stages: Record<string, number>) => void;
+  signal?: AbortSignal;
+  /** Lets chips start the model together once the others have read their inputs (input-gate.ts). */
+  gate?: InputGate;
+}
+
+export async function generateChip(runtime: ModelRuntime, request: ChipRequest, options: GenerateChipOptions = {}): Promise<ChipValues> {
+  const { onStages, signal, gate } = options;
   const grid = chipGrid(request.lattice, request.chip);
-  const { rasters, mask } = await readChipInputs(request.sources, grid, signal);
+  const reading = () => readChipInputs(request.sources, grid, signal);
+  const { rasters, mask } = await (gate ? gate.read(reading) : reading());
   const planes = outputPlanes(runtime, request.output);
   if (!mask.includes(255)) {
     return { width: grid.width, height: grid.height, mask, bands: Array.from({ length: planes }, () => new Float32Array(mask.length)) };
   }
+  // Start the model with the chips still reading their inputs, so the batcher stacks them (input-gate.ts).
+  await gate?.ready();
   const inputs: Record<string, { bands: Float32Array[] }> = {};
   request.sources.forEach((source, k) => {
     const means = runtime.manifest.modalities[source.modality]?.mean ?? [];

@@ -31,6 +31,7 @@ import {
   type ChipIndex,
   type LatticeWindow,
 } from './lattice.js';
+import { InputGate } from './input-gate.js';
 import { ChipLeases } from './leases.js';
 import { packageDigest } from './package-digest.js';
 import { canonicalSources, canonicalSpec } from './params.js';
@@ -103,6 +104,8 @@ interface Opened {
 }
 
 const DEFAULT_STRIP_ROWS = 8 * CHIP_STRIDE;
+/** Longest a chip with its inputs read waits for other chips' reads before it starts the model (input-gate.ts). */
+const INPUT_GATE_MAX_WAIT_MS = 1000;
 
 export function createChipEngine(options: ChipEngineOptions): LocalChipEngine {
   const { runtime, settings } = options;
@@ -112,6 +115,7 @@ export function createChipEngine(options: ChipEngineOptions): LocalChipEngine {
   const leases = new ChipLeases(options.store, { owner, ttlMs: settings.leaseTtlMs, settleMs: settings.leaseSettleMs }, options.logger);
   const chips = new ChipCache(options.store, leases, { memoryBytes: settings.memoryBytes, leaseWaitMs: settings.leaseWaitMs, pollMs: 100 }, options.logger);
   const queue = new WorkQueue({ concurrency: settings.concurrency, maxQueued: settings.queueMax });
+  const gate = new InputGate(INPUT_GATE_MAX_WAIT_MS);
   const flights = new SingleFlight<{ values: ChipValues; origin: ChipOrigin }>();
   const opened = new WeakMap<GenerationPlan, Opened>();
   const plans = new LRUCache<string, Promise<GenerationPlan>>({ max: 512 });
@@ -174,7 +178,7 @@ export function createChipEngine(options: ChipEngineOptions): LocalChipEngine {
         const stored = await chips.load(key);
         if (stored) return { values: stored, origin: 'store' as const };
         const request = { lattice: p.lattice, chip, sources, output, params: p.spec.params };
-        return queue.submit(() => chips.produce(key, () => generateChip(runtime, request, options.onModelStages)), flightSignal);
+        return queue.submit(() => chips.produce(key, () => generateChip(runtime, request, { onStages: options.onModelStages, gate })), flightSignal);
       },
       signal,
     );

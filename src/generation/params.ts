@@ -16,7 +16,19 @@ export function thinkingModalities(pkg: ModelPackage): Modality[] {
   return pkg.outputs.filter((id) => MODALITIES[id].encoding === 'token' && pkg.inputs.includes(id));
 }
 
+/** One schema per package: building a zod schema costs more than a cached tile (every generated-tile request parses). */
+const schemas = new WeakMap<ModelPackage, ReturnType<typeof buildParamsSchema>>();
+
 export function generationParamsSchema(pkg: ModelPackage) {
+  let schema = schemas.get(pkg);
+  if (!schema) {
+    schema = buildParamsSchema(pkg);
+    schemas.set(pkg, schema);
+  }
+  return schema;
+}
+
+function buildParamsSchema(pkg: ModelPackage) {
   const d = pkg.manifest.defaults;
   const thinkable = thinkingModalities(pkg);
   const thinking =

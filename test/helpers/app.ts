@@ -5,6 +5,7 @@ import type { CollectionConfig } from '../../src/collections/config.js';
 import { loadConfig } from '../../src/config.js';
 import { MemoryCacheStore } from '../../src/cache/memory-store.js';
 import type { CacheStore } from '../../src/cache/store.js';
+import type { Logger } from '../../src/logger.js';
 import { createContext, type AppContext } from '../../src/http/context.js';
 import { createModelRuntime, type ModelRuntime } from '../../src/model/index.js';
 import { startFixtureServer, type FixtureServer } from './fixture-server.js';
@@ -37,6 +38,10 @@ export async function startTestApp(
     onRun?: (part: string, rows: number) => void;
     /** The cache store (default: a 256 MiB memory store). */
     cacheStore?: CacheStore;
+    /** Run every graph once before serving (what server.ts does). */
+    warmUp?: boolean;
+    /** A logger of the test's own (e.g. one that collects lines); default silent. */
+    logger?: Logger;
     /** The job store (default: JOBS_URL beside the memory cache, i.e. memory). */
     jobStore?: ObjectStore;
   } = {},
@@ -55,9 +60,12 @@ export async function startTestApp(
   const ctx = createContext(config, {
     cacheStore: options.cacheStore ?? new MemoryCacheStore(256 * 1024 * 1024),
     collections: options.collections,
+    logger: options.logger,
     model,
     jobStore: options.jobStore,
   });
+  if (options.warmUp) await model?.warmUp();
+  ctx.lifecycle.markReady();
   const app = createApp(ctx);
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
   // Generation tests keep the event loop busy for seconds: with Node's 5 s keep-alive the server can close an idle
