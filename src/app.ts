@@ -11,6 +11,8 @@ import { executionAuth } from './http/auth.js';
 import { observe } from './http/observe.js';
 import { requestId } from './http/request-id.js';
 import { webRoutes } from './http/web.js';
+import { jobRoutes } from './http/jobs.js';
+import { processRoutes } from './http/processes.js';
 
 export type { AppContext } from './http/context.js';
 export { createContext } from './http/context.js';
@@ -47,7 +49,7 @@ export function createApp(ctx: AppContext): Hono {
   app.use('/processes/:processId/execution', executionAuth(ctx.config));
 
   // Tilesets, tiles and TMS definitions are fetched cross-origin by OpenLayers and MapLibre.
-  app.use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS'], exposeHeaders: ['ETag', 'X-Cache', 'Link', 'Content-Length'] }));
+  app.use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS', 'POST', 'DELETE'], allowHeaders: ['Content-Type', 'Prefer', 'Accept', 'Range', 'Authorization', 'X-API-Key'], exposeHeaders: ['ETag', 'X-Cache', 'Link', 'Content-Length', 'Location', 'Preference-Applied', 'Content-Range', 'Accept-Ranges'] }));
 
   app.route('/', commonRoutes(ctx)); //                                        landing, conformance, api, health, metrics
   app.route('/tileMatrixSets', tileMatrixSetRoutes(ctx)); //                  tiling schemes
@@ -55,6 +57,8 @@ export function createApp(ctx: AppContext): Hono {
   app.route('/collections/:collectionId/map/tiles', tileRoutes(ctx, 'map')); //           tilesets, tiles, TileJSON
   app.route('/collections/:collectionId/coverage/tiles', tileRoutes(ctx, 'coverage')); // GeoTIFF value tiles
   app.route('/', webRoutes(ctx)); //                                                      viewer, page scripts, vendored libraries, favicon
+  app.route('/processes', processRoutes(ctx)); //                             OGC API - Processes
+  app.route('/jobs', jobRoutes(ctx)); //                                      jobs, results, dismiss
 
   app.notFound(notFoundHandler);
   app.onError(errorHandler(ctx.logger));

@@ -74,6 +74,21 @@ export const ConfigSchema = z.object({
   SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
   /** After SIGTERM and the delay: longest wait for in-flight requests before exiting (Cloud Run allows 10 s). */
   DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(8_000),
+  // OGC API - Processes (src/jobs, src/processes): where jobs live and how many run at once.
+  /** Job documents, results, virtual collections; unset = beside the cache (src/jobs/object-store.ts). */
+  JOBS_URL: cacheUrl.optional(),
+  JOBS_MAX_RUNNING: z.coerce.number().int().min(1).max(64).default(2),
+  JOBS_MAX_QUEUED: z.coerce.number().int().min(0).max(10_000).default(100),
+  JOB_MAX_CHIPS: z.coerce.number().int().min(1).max(100_000).default(100),
+  JOB_HEARTBEAT_MS: z.coerce.number().int().min(50).max(600_000).default(10_000),
+  /** A running or queued job whose heartbeat is older than this is reported failed (its instance died). */
+  JOB_STALE_MS: z.coerce.number().int().min(200).max(86_400_000).default(60_000),
+  RESULTS_PRESIGN: flag(false),
+  RESULTS_PRESIGN_SECONDS: z.coerce.number().int().min(60).max(604_800).default(3600),
+  COG_BLOCK_SIZE: z.enum(['256', '512']).default('512').transform(Number).pipe(z.union([z.literal(256), z.literal(512)])),
+}).refine((config) => config.JOB_STALE_MS > 2 * config.JOB_HEARTBEAT_MS, {
+  message: 'JOB_STALE_MS must be more than twice JOB_HEARTBEAT_MS, or live jobs would be reported dead',
+  path: ['JOB_STALE_MS'],
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -10,6 +10,7 @@ export type OgcErrorKind =
   | 'forbidden'
   | 'not-found'
   | 'not-acceptable'
+  | 'gone'
   | 'payload-too-large'
   | 'upstream'
   | 'upstream-timeout'
@@ -22,6 +23,7 @@ const STATUS: Record<OgcErrorKind, number> = {
   forbidden: 403,
   'not-found': 404,
   'not-acceptable': 406,
+  gone: 410,
   'payload-too-large': 413,
   upstream: 502,
   'upstream-timeout': 504,
@@ -35,6 +37,7 @@ const TITLE: Record<OgcErrorKind, string> = {
   forbidden: 'Forbidden',
   'not-found': 'Not found',
   'not-acceptable': 'Not acceptable',
+  gone: 'Gone',
   'payload-too-large': 'Payload too large',
   upstream: 'Upstream failure',
   'upstream-timeout': 'Upstream timeout',

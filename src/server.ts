@@ -54,7 +54,11 @@ async function main(): Promise<void> {
     logger: ctx.logger,
     delayMs: config.SHUTDOWN_DELAY_MS,
     timeoutMs: config.DRAIN_TIMEOUT_MS,
-    release: () => model.close(),
+    // Jobs of this instance end as failed ("the instance stopped"), not left for the staleness bound to find.
+    release: async () => {
+      await ctx.jobs.close();
+      await model.close();
+    },
   });
   if (config.MODEL_WARMUP) await model.warmUp();
   ctx.lifecycle.markReady();

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { badRequest, notFound, OgcError } from '../errors.js';
-import type { GenerationSpec } from '../generation/types.js';
+import type { GenerationSource, GenerationSpec } from '../generation/types.js';
 import { MODALITIES, MODALITY_IDS, parseModality, type Modality } from '../modalities.js';
 import { parseRenderParams, renderParamsSchema } from '../render/index.js';
 import type { CollectionView } from '../ogc/collections.js';
@@ -28,6 +28,16 @@ export interface ResolvedCollection extends CollectionConfig {
   /** Generated collections: what the chip engine makes the modality from, and how documents describe it. */
   generation?: GenerationSpec;
   generatedBy?: CollectionView['generatedBy'];
+  relatedLinks?: CollectionView['relatedLinks'];
+}
+
+/**
+ * Collection outputs of terramind-generate (src/processes/virtual-collections.ts): ids whose definition lives in
+ * the job store, so any instance resolves them; `workflowPath` is where the defining request is served.
+ */
+export interface VirtualCollectionPort {
+  find(id: string): Promise<{ id: string; output: Modality; spec: GenerationSpec } | undefined>;
+  workflowPath(id: string): string;
 }
 
 export class CollectionRegistry {
@@ -39,6 +49,7 @@ export class CollectionRegistry {
     private readonly opener: SourceOpenerPort,
     /** The model and chip engine, when the process loaded a model package (generated collections need both). */
     private readonly generation?: GenerationPort,
+    private readonly virtual?: VirtualCollectionPort,
   ) {
     this.byId = new Map(configured.map((entry) => [entry.id, entry]));
     // Configured generated collections are checked against the model now: a bad parameter stops the start-up.
@@ -110,6 +121,33 @@ export class CollectionRegistry {
     };
   }
 
+  /** resolve(), and the collection outputs of processes (looked up in the job store): what HTTP handlers call. */
+  async resolveAny(id: string, query: Record<string, string>): Promise<ResolvedCollection> {
+    if (!this.virtual || this.byId.has(id) || parseModality(id) === id) return this.resolve(id, query);
+    const found = await this.virtual.find(id);
+    if (!found) return this.resolve(id, query);
+    const generation = this.requireGeneration(found.output);
+    const overrides = renderOverrides(found.output, query);
+    parseRenderParams(found.output, Object.fromEntries(overrides));
+    const sources = found.spec.sources.map((source) => this.sourceFor(source.modality, source.href));
+    const made = resolveGeneration(generation, found.output, sources, found.spec.params);
+    return {
+      id,
+      modality: found.output,
+      trusted: false,
+      minzoom: 0,
+      maxzoom: 18,
+      adHoc: false,
+      ...made,
+      render: { ...made.render, ...Object.fromEntries(overrides) },
+      title: `${made.title}: collection output of process terramind-generate`,
+      linkQuery: overrides,
+      relatedLinks: [
+        { path: this.virtual.workflowPath(id), rel: 'http://www.opengis.net/def/rel/ogc/1.0/workflow', type: 'application/json', title: 'The execute request that defines this collection' },
+      ],
+    };
+  }
+
   /** Opens the collection's source (metadata only); the opener keeps its own caches. */
   open(collection: ResolvedCollection, signal?: AbortSignal): Promise<ModalityReader> {
     if (collection.generation) return generatedReader(this.requireGeneration(collection.modality).engine, collection.generation, collection.modality, signal);
@@ -140,6 +178,20 @@ export class CollectionRegistry {
       // Sources as the client named them (a sample's collection URL, not the local file behind it).
       linkQuery: [...made.generation.sources.map((s): [string, string] => [s.modality, query[s.modality]!]), ...given, ...overrides],
     };
+  }
+
+  /**
+   * A generation source as the engine reads it: a configured collection's URL stands for that collection's own
+   * source (as in ad hoc tile queries); anything else is the user's URL, never trusted. Process inputs use it.
+   */
+  sourceFor(modality: Modality, href: string): GenerationSource {
+    let url: URL | undefined;
+    try {
+      url = new URL(href);
+    } catch {
+      url = undefined;
+    }
+    return (url && this.configuredSource(modality, url)) ?? { modality, href, trusted: false };
   }
 
   /**

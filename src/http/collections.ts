@@ -27,7 +27,7 @@ export function collectionRoutes(ctx: AppContext): Hono {
   });
 
   app.get('/:collectionId', varyOnClient, async (c) => {
-    const collection = ctx.collections.resolve(c.req.param('collectionId'), queryRecord(c));
+    const collection = await ctx.collections.resolveAny(c.req.param('collectionId'), queryRecord(c));
     // A single collection reports its source's failure (bad URL, unreachable, not a GeoTIFF) to the client.
     const bounds = await ctx.collections.bounds(collection, c.req.raw.signal);
     const base = baseUrl(c, ctx.config.PUBLIC_URL);

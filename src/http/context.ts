@@ -16,6 +16,10 @@ import { encodeGeoTiff } from '../render/geotiff.js';
 import { renderRaster } from '../render/index.js';
 import { createSourceOpener } from '../sources/open.js';
 import { TileService } from '../tiles/service.js';
+import { JobManager } from '../jobs/manager.js';
+import { createObjectStore, type ObjectStore } from '../jobs/object-store.js';
+import { virtualCollectionFinder } from '../processes/virtual-collections.js';
+import { workflowPath } from '../processes/generate.js';
 import { Lifecycle } from './lifecycle.js';
 
 /**
@@ -36,6 +40,8 @@ export interface AppContext {
   /** The chip engine over that runtime: generated collections and processes. */
   engine?: LocalChipEngine;
   startedAt: Date;
+  /** OGC API - Processes jobs of this instance, in the job store (JOBS_URL). */
+  jobs: JobManager;
   /** Readiness: starting (model warming up) -> ready -> draining (after SIGTERM). */
   lifecycle: Lifecycle;
 }
@@ -47,6 +53,8 @@ export interface ContextOverrides {
   /** Configured collections (instead of reading COLLECTIONS_FILE). */
   collections?: CollectionConfig[];
   model?: ModelRuntime;
+  /** The job store (instead of JOBS_URL). */
+  jobStore?: ObjectStore;
 }
 
 export function createContext(config: Config, overrides: ContextOverrides = {}): AppContext {
@@ -65,10 +73,18 @@ export function createContext(config: Config, overrides: ContextOverrides = {}):
   });
   const cache = new TileCache(overrides.cacheStore ?? createCacheStore(config), { metrics, logger });
   const engine = overrides.model && createEngine(config, overrides.model, sources, cache.store, logger, metrics);
+  const jobs = new JobManager(overrides.jobStore ?? createObjectStore(config), {
+    maxRunning: config.JOBS_MAX_RUNNING,
+    maxQueued: config.JOBS_MAX_QUEUED,
+    heartbeatMs: config.JOB_HEARTBEAT_MS,
+    staleMs: config.JOB_STALE_MS,
+    logger,
+  });
   const collections = new CollectionRegistry(
     overrides.collections ?? loadCollectionsFile(config.COLLECTIONS_FILE),
     sources,
     engine ? { engine } : undefined,
+    { find: virtualCollectionFinder(jobs.repository), workflowPath: workflowPath },
   );
   const tiles = new TileService({
     registry: collections,
@@ -84,7 +100,7 @@ export function createContext(config: Config, overrides: ContextOverrides = {}):
   });
   // Without a model there is nothing to warm up: ready at once (tests, tools). server.ts marks a model ready.
   const lifecycle = new Lifecycle(overrides.model ? 'starting' : 'ready');
-  return { config, logger, metrics, fetch, sources, cache, collections, tiles, model: overrides.model, engine, startedAt: new Date(), lifecycle };
+  return { config, logger, metrics, fetch, sources, cache, collections, tiles, model: overrides.model, engine, startedAt: new Date(), lifecycle, jobs };
 }
 
 function createEngine(config: Config, model: ModelRuntime, sources: SourceOpenerPort, store: CacheStore, logger: Logger, metrics: Metrics): LocalChipEngine {

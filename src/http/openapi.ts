@@ -6,6 +6,7 @@ import { SERVICE_TITLE } from '../ogc/common.js';
 import { z } from 'zod';
 import { GENERATION_PARAM_NAMES, generationParamsSchema } from '../generation/params.js';
 import type { AppContext } from './context.js';
+import { processesOpenApiPaths } from './processes-openapi.js';
 
 /**
  * The OpenAPI 3.0 definition of this service. Built from the same constants the routes use (tile matrix
@@ -90,7 +91,7 @@ export function buildOpenApi(base: string, ctx: Pick<AppContext, 'collections' |
       license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
     },
     servers: [{ url: base }],
-    tags: [{ name: 'Capabilities' }, { name: 'Collections' }, { name: 'Tiles' }, { name: 'Tile matrix sets' }, { name: 'Operations' }],
+    tags: [{ name: 'Capabilities' }, { name: 'Collections' }, { name: 'Tiles' }, { name: 'Tile matrix sets' }, { name: 'Operations' }, { name: 'Processes' }, { name: 'Jobs' }],
     paths: {
       '/': { get: operation('getLandingPage', 'Landing page', ['Capabilities'], documentParams, { '200': jsonOk('Landing page'), ...exceptionResponses }) },
       '/conformance': { get: operation('getConformance', 'Conformance classes', ['Capabilities'], documentParams, { '200': jsonOk('Conformance declaration'), ...exceptionResponses }) },
@@ -195,6 +196,7 @@ export function buildOpenApi(base: string, ctx: Pick<AppContext, 'collections' |
       },
       '/modalities': { get: operation('getModalities', 'Modalities with titles, units and map legends', ['Operations'], [], { '200': { description: 'Modalities', content: { 'application/json': { schema: { type: 'object' } } } } }) },
       '/metrics': { get: operation('getMetrics', 'Prometheus metrics', ['Operations'], [], { '200': { description: 'Metrics', content: { 'text/plain': { schema: { type: 'string' } } } } }) },
+      ...processesOpenApiPaths(),
     },
     components: {
       parameters: {

@@ -22,7 +22,7 @@ import { wholeMatrixLimits } from '../ogc/gdal-legacy.js';
  */
 export function tileRoutes(ctx: AppContext, dataType: TilesDataType = 'map'): Hono {
   const app = new Hono();
-  const resolve = (c: Context) => ctx.collections.resolve(c.req.param('collectionId') ?? '', queryRecord(c));
+  const resolve = (c: Context) => ctx.collections.resolveAny(c.req.param('collectionId') ?? '', queryRecord(c));
   const base = (c: Context) => baseUrl(c, ctx.config.PUBLIC_URL);
 
   /** The limits this client gets: exact, or whole-matrix for GDAL <= 3.7 (src/ogc/gdal-legacy.ts). */
@@ -33,14 +33,14 @@ export function tileRoutes(ctx: AppContext, dataType: TilesDataType = 'map'): Ho
   };
 
   app.get('/', varyOnClient, async (c) => {
-    const collection = resolve(c);
+    const collection = await resolve(c);
     const sets = await Promise.all(listTileMatrixSets().map(async (tms) => ({ tms, limits: await advertisedLimits(c, collection, tms) })));
     return sendDocument(c, `${collection.title}: ${dataType} tilesets`, tilesetsListDocument(base(c), linkView(c, collection), sets, dataType));
   });
 
   app.get('/:tileMatrixSetId', varyOnClient, async (c) => {
     const tms = getTileMatrixSet(c.req.param('tileMatrixSetId'));
-    const collection = resolve(c);
+    const collection = await resolve(c);
     const bounds = await ctx.collections.bounds(collection, c.req.raw.signal);
     const limits = await advertisedLimits(c, collection, tms);
     const document = tilesetDocument(base(c), linkView(c, collection), tms, limits, bounds, dataType);
@@ -55,7 +55,7 @@ export function tileRoutes(ctx: AppContext, dataType: TilesDataType = 'map'): Ho
     if (tms.definition.id !== 'WebMercatorQuad' || dataType !== 'map') {
       throw notFound('TileJSON describes XYZ map tiles in WebMercatorQuad only; use /map/tiles/WebMercatorQuad/tilejson.json.');
     }
-    const collection = resolve(c);
+    const collection = await resolve(c);
     const bounds = await ctx.collections.bounds(collection, c.req.raw.signal);
     const min = Math.max(collection.minzoom, await ctx.tiles.minZoomIndex(collection, tms, c.req.raw.signal));
     const document = tileJsonDocument(base(c), linkView(c, collection), bounds, { min, max: ctx.tiles.maxZoomIndex(collection, tms) });
@@ -68,7 +68,7 @@ export function tileRoutes(ctx: AppContext, dataType: TilesDataType = 'map'): Ho
     // Cheap checks first, so malformed or impossible tiles never touch the source.
     resolveTile(tms, address);
     const format = dataType === 'map' ? tileFormat(c) : coverageFormat(c);
-    const collection = resolve(c);
+    const collection = await resolve(c);
     // GDAL <= 3.7 was given whole-matrix limits: inside them but outside the data it gets the blank tile it expects.
     const request = { collection, tms, ...address, format, limits: hasMatrixLimitsFlag(c) ? ('matrix' as const) : ('exact' as const) };
     // Generating costs model time: with API_KEYS set it needs a key (cached tiles may stay public).

@@ -10,6 +10,8 @@ export interface CollectionView {
   attribution?: string;
   /** Generated collections: how the content is made (model, weights, sources, parameters). */
   generatedBy?: { model: string; version: string; weights: string; sources: { modality: string; href: string }[]; parameters: Record<string, unknown> };
+  /** Further links, by path on this service (e.g. a collection output's defining request, rel workflow). */
+  relatedLinks?: { path: string; rel: string; type: string; title: string }[];
 }
 
 export function collectionPath(id: string): string {
@@ -34,6 +36,7 @@ export function collectionDocument(base: string, collection: CollectionView, bou
       type: MEDIA.json,
       title: 'Coverage tilesets (GeoTIFF values in physical units)',
     },
+    ...(collection.relatedLinks ?? []).map(({ path: linked, ...link }) => ({ href: `${base}${linked}`, ...link })),
   ];
   return {
     id: collection.id,

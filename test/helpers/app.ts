@@ -9,6 +9,7 @@ import type { Logger } from '../../src/logger.js';
 import { createContext, type AppContext } from '../../src/http/context.js';
 import { createModelRuntime, type ModelRuntime } from '../../src/model/index.js';
 import { startFixtureServer, type FixtureServer } from './fixture-server.js';
+import type { ObjectStore } from '../../src/jobs/object-store.js';
 
 /**
  * The whole service on a real loopback port, over a memory cache, with the fixture server as its only
@@ -21,6 +22,8 @@ export interface TestApp {
   fixtures: FixtureServer;
   get(path: string, headers?: Record<string, string>, signal?: AbortSignal): Promise<Response>;
   getJson<T = any>(path: string, headers?: Record<string, string>): Promise<{ response: Response; body: T }>;
+  /** POSTs a JSON body (execute requests). */
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -29,8 +32,8 @@ export async function startTestApp(
     collections?: CollectionConfig[];
     env?: Record<string, string>;
     allowHosts?: string[];
-    /** Load the committed model package (generated collections, processes); true = a runtime of its own. */
-    model?: boolean;
+    /** Load the committed model package (generated collections, processes); true = a runtime of its own, or a runtime to share (not closed by close()). */
+    model?: boolean | ModelRuntime;
     /** Observes the runtime's ONNX runs (part, rows): what chip accounting counts. */
     onRun?: (part: string, rows: number) => void;
     /** The cache store (default: a 256 MiB memory store). */
@@ -39,6 +42,8 @@ export async function startTestApp(
     warmUp?: boolean;
     /** A logger of the test's own (e.g. one that collects lines); default silent. */
     logger?: Logger;
+    /** The job store (default: JOBS_URL beside the memory cache, i.e. memory). */
+    jobStore?: ObjectStore;
   } = {},
 ): Promise<TestApp> {
   const fixtures = await startFixtureServer();
@@ -50,12 +55,14 @@ export async function startTestApp(
     LOG_LEVEL: 'silent',
     ...options.env,
   });
-  const model: ModelRuntime | undefined = options.model ? createModelRuntime(config, undefined, { onRun: options.onRun }) : undefined;
+  const shared = typeof options.model === 'object' ? options.model : undefined;
+  const model: ModelRuntime | undefined = shared ?? (options.model ? createModelRuntime(config, undefined, { onRun: options.onRun }) : undefined);
   const ctx = createContext(config, {
     cacheStore: options.cacheStore ?? new MemoryCacheStore(256 * 1024 * 1024),
     collections: options.collections,
     logger: options.logger,
     model,
+    jobStore: options.jobStore,
   });
   if (options.warmUp) await model?.warmUp();
   ctx.lifecycle.markReady();
@@ -84,10 +91,18 @@ export async function startTestApp(
       }
       return { response, body };
     },
+    post(path, body, headers = {}) {
+      return fetch(path.startsWith('http') ? path : `${url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+    },
     async close() {
+      await ctx.jobs.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await fixtures.close();
-      await model?.close();
+      if (!shared) await model?.close();
     },
   };
 }
