@@ -203,6 +203,18 @@ describe('generation queue', () => {
     expect(await second).toBe('b');
   });
 
+  it('starts waiting interactive work (tiles) before waiting batch work (jobs)', async () => {
+    const queue = new WorkQueue({ concurrency: 1, maxQueued: 10 });
+    const order: string[] = [];
+    let release!: () => void;
+    const first = queue.submit(() => new Promise<void>((resolve) => (release = resolve)));
+    const job = ['j1', 'j2'].map((name) => queue.submit(async () => void order.push(name), undefined, 'batch'));
+    const tile = queue.submit(async () => void order.push('t1'));
+    release();
+    await Promise.all([first, ...job, tile]);
+    expect(order).toEqual(['t1', 'j1', 'j2']);
+  });
+
   it('drops a queued item whose signal aborts, so it never starts', async () => {
     const queue = new WorkQueue({ concurrency: 1, maxQueued: 5 });
     let release!: () => void;

@@ -164,7 +164,7 @@ export function createChipEngine(options: ChipEngineOptions): LocalChipEngine {
     });
   }
 
-  async function obtain(p: GenerationPlan, chip: ChipIndex, output: Modality, signal: AbortSignal): Promise<{ values: ChipValues; origin: ReadOrigin }> {
+  async function obtain(p: GenerationPlan, chip: ChipIndex, output: Modality, signal: AbortSignal, priority: 'interactive' | 'batch'): Promise<{ values: ChipValues; origin: ReadOrigin }> {
     const key = chipKey(model, p, chip, output);
     const remembered = chips.inMemory(key);
     if (remembered) return { values: remembered, origin: 'memory' };
@@ -178,7 +178,7 @@ export function createChipEngine(options: ChipEngineOptions): LocalChipEngine {
         const stored = await chips.load(key);
         if (stored) return { values: stored, origin: 'store' as const };
         const request = { lattice: p.lattice, chip, sources, output, params: p.spec.params };
-        return queue.submit(() => chips.produce(key, () => generateChip(runtime, request, { onStages: options.onModelStages, gate })), flightSignal);
+        return queue.submit(() => chips.produce(key, () => generateChip(runtime, request, { onStages: options.onModelStages, gate })), flightSignal, priority);
       },
       signal,
     );
@@ -221,7 +221,7 @@ export function createChipEngine(options: ChipEngineOptions): LocalChipEngine {
         const lookahead = Math.max(16, settings.concurrency * 2);
         const startUpTo = (n: number) => {
           for (let k = pending.length; k < Math.min(n, units.length); k += 1) {
-            const promise = obtain(p, units[k]!.chip, units[k]!.output, controller.signal);
+            const promise = obtain(p, units[k]!.chip, units[k]!.output, controller.signal, readOptions.priority ?? 'interactive');
             promise.catch(() => undefined);
             pending.push(promise);
           }

@@ -63,6 +63,8 @@ export interface EngineReadOptions {
   onChip?: (progress: ChipProgress) => void;
   /** Resampling from the lattice onto a target in another CRS (class maps are always nearest). */
   resampling?: 'nearest' | 'bilinear';
+  /** 'batch' (jobs) lets interactive reads (tiles, the default) generate their chips first. */
+  priority?: 'interactive' | 'batch';
 }
 
 export interface ChipEngine {

@@ -90,6 +90,7 @@ export function generateProcess(options: GenerateProcessOptions): ProcessDefinit
           let best = 0;
           const rasters = await readPatiently(() =>
             engine.read(plan, outputs, grid, {
+              priority: 'batch',
               signal: job.signal,
               onChip: (p) => {
                 // A retried read counts its chips again (quickly: they are cached); progress never goes back.
