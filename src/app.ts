@@ -3,6 +3,7 @@ import { cors } from 'hono/cors';
 import type { AppContext } from './http/context.js';
 import { collectionRoutes } from './http/collections.js';
 import { commonRoutes } from './http/common.js';
+import { requestBudget } from './http/deadline.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
 import { tileMatrixSetRoutes } from './http/tile-matrix-sets.js';
 import { tileRoutes } from './http/tiles.js';
@@ -35,6 +36,9 @@ export function createApp(ctx: AppContext): Hono {
 
   // Tilesets, tiles and TMS definitions are fetched cross-origin by OpenLayers and MapLibre.
   app.use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS'], exposeHeaders: ['ETag', 'X-Cache', 'Link', 'Content-Length'] }));
+
+  // Everything that reads sources runs under one deadline and one decode budget per request.
+  app.use('/collections/*', requestBudget(ctx.config));
 
   app.route('/', commonRoutes(ctx)); //                                        landing, conformance, api, health, metrics
   app.route('/tileMatrixSets', tileMatrixSetRoutes(ctx)); //                  tiling schemes

@@ -13,8 +13,11 @@ export interface DecodedTileCache {
 }
 
 export function createDecodedTileCache(maxBytes: number = 128 * 1024 * 1024): DecodedTileCache {
+  const maxSize = Math.max(maxBytes, 1);
   return {
-    lru: new LRUCache<string, ArrayBufferLike>({ maxSize: Math.max(maxBytes, 1), sizeCalculation: (data) => Math.max(data.byteLength, 1) }),
+    // A block over an eighth of the budget (a whole-image strip, a bomb that was allowed) is not kept: it
+    // would evict everything else for one file.
+    lru: new LRUCache<string, ArrayBufferLike>({ maxSize, maxEntrySize: Math.max(1, Math.floor(maxSize / 8)), sizeCalculation: (data) => Math.max(data.byteLength, 1) }),
     hits: 0,
     misses: 0,
   };
