@@ -12,7 +12,7 @@ import ipaddr from 'ipaddr.js';
 export function addressRefusal(address: string): string | undefined {
   let parsed: ipaddr.IPv4 | ipaddr.IPv6;
   try {
-    parsed = ipaddr.parse(address.replace(/^\[|\]$/g, ''));
+    parsed = ipaddr.parse(canonical(address.replace(/^\[|\]$/g, '')));
   } catch {
     return `"${address}" is not an IP address`;
   }
@@ -29,6 +29,18 @@ export function addressRefusal(address: string): string | undefined {
   if (isIpv4Compatible(v6)) return `${address} is an IPv4-compatible IPv6 address (deprecated ::/96)`;
   if (v6.parts[0]! >> 13 !== 0b001) return `${address} is outside the global unicast range 2000::/3`;
   return undefined;
+}
+
+/**
+ * IPv6 with a dotted tail in hexadecimal form: ipaddr.js reads "::a.b.c.d" as IPv4-mapped (::ffff:a.b.c.d)
+ * although it is IPv4-compatible, and some resolvers print IPv4-compatible addresses that way. The WHATWG URL
+ * parser gets it right, so it normalises the form first.
+ */
+function canonical(address: string): string {
+  if (!address.includes(':') || !address.includes('.')) return address;
+  const [bare, zone] = address.split('%');
+  const hex = new URL(`http://[${bare}]/`).hostname.replace(/^\[|\]$/g, '');
+  return zone ? `${hex}%${zone}` : hex;
 }
 
 function ipv4Refusal(address: string, ipv4: ipaddr.IPv4): string | undefined {
