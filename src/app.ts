@@ -4,6 +4,7 @@ import type { AppContext } from './http/context.js';
 import { collectionRoutes } from './http/collections.js';
 import { commonRoutes } from './http/common.js';
 import { requestBudget } from './http/deadline.js';
+import { linkPolicy } from './http/link-hosts.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
 import { tileMatrixSetRoutes } from './http/tile-matrix-sets.js';
 import { tileRoutes } from './http/tiles.js';
@@ -37,6 +38,8 @@ export function createApp(ctx: AppContext): Hono {
   // Tilesets, tiles and TMS definitions are fetched cross-origin by OpenLayers and MapLibre.
   app.use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS'], exposeHeaders: ['ETag', 'X-Cache', 'Link', 'Content-Length'] }));
 
+  // Links are built on PUBLIC_URL, or on the Host header only when it is loopback or on LINK_HOSTS.
+  app.use('*', linkPolicy(ctx.config, ctx.logger));
   // Everything that reads sources runs under one deadline and one decode budget per request.
   app.use('/collections/*', requestBudget(ctx.config));
 

@@ -1,6 +1,7 @@
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { installClientErrorHandler } from './http/client-error.js';
 import { createContext } from './http/context.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
     ctx.logger.info({ port: info.port, cache: ctx.cache.store.kind, collections: ctx.collections.configured().length }, 'listening');
     process.stdout.write(`terramind-ogc is listening: open ${shown}/?f=html\n`);
   });
+  installClientErrorHandler(server);
 
   let stopping = false;
   const stop = (signal: string) => {

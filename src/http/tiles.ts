@@ -7,7 +7,7 @@ import type { CollectionView } from '../ogc/collections.js';
 import type { AppContext } from './context.js';
 import { escapeHtml } from './html.js';
 import { baseUrl, queryRecord, tileFormat } from './negotiate.js';
-import { sendDocument } from './respond.js';
+import { documentHeaders, sendDocument } from './respond.js';
 
 /** Map tiles of one collection: tilesets list, tileset metadata, TileJSON and the tiles themselves. */
 export function tileRoutes(ctx: AppContext): Hono {
@@ -40,7 +40,7 @@ export function tileRoutes(ctx: AppContext): Hono {
     const collection = resolve(c);
     const bounds = await ctx.collections.bounds(collection, c.req.raw.signal);
     const document = tileJsonDocument(base(c), collection, bounds, { min: collection.minzoom, max: ctx.tiles.maxZoomIndex(collection, tms) });
-    return c.body(JSON.stringify(document), 200, { 'content-type': 'application/json' });
+    return c.body(JSON.stringify(document), 200, { 'content-type': 'application/json', ...documentHeaders(c, ctx.config.PUBLIC_URL) });
   });
 
   app.get('/:tileMatrixSetId/:tileMatrix/:tileRow/:tileCol', async (c) => {

@@ -4,6 +4,7 @@ import { createApp } from '../../src/app.js';
 import type { CollectionConfig } from '../../src/collections/config.js';
 import { loadConfig } from '../../src/config.js';
 import { MemoryCacheStore } from '../../src/cache/memory-store.js';
+import { installClientErrorHandler } from '../../src/http/client-error.js';
 import { createContext, type AppContext } from '../../src/http/context.js';
 import { startFixtureServer, type FixtureServer } from './fixture-server.js';
 
@@ -39,6 +40,7 @@ export async function startTestApp(
   });
   const app = createApp(ctx);
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+  installClientErrorHandler(server);
   await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const get = (path: string, headers: Record<string, string> = {}) => fetch(path.startsWith('http') ? path : `${url}${path}`, { headers });
