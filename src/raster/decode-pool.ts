@@ -1,6 +1,4 @@
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { upstreamError } from '../errors.js';
 import type { DecodeJob, DecodeReply } from './decode-worker.js';
@@ -18,6 +16,10 @@ import { blockByteBound } from './decoders.js';
  * The pool implements what geotiff.js's readRasters({ pool }) calls: bindParameters(...).decode(buffer).
  * Workers start on demand (one more whenever every running one is busy, up to `size`), are unref'd while idle
  * so they never keep a process alive, and stop after IDLE_MS without work.
+ *
+ * The worker runs decode-worker.ts bundled into one plain script by esbuild (once per process, ~0.5 s, at
+ * the first spawn): loading TypeScript through tsx in each worker cost about 45 MB of memory per worker (its
+ * own loader thread), a bundled worker about 10 MB.
  */
 const IDLE_MS = 60_000;
 
@@ -86,9 +88,9 @@ export class DecodePool {
     return this.workers.length;
   }
 
-  decode(job: Omit<DecodeJob, 'id'>): Promise<ArrayBuffer> {
-    if (this.closed) return Promise.reject(new Error('the decode pool is closed'));
-    const worker = this.pick();
+  async decode(job: Omit<DecodeJob, 'id'>): Promise<ArrayBuffer> {
+    if (this.closed) throw new Error('the decode pool is closed');
+    const worker = this.pick(await workerScript());
     const id = this.nextId++;
     return new Promise<ArrayBuffer>((resolve, reject) => worker.post({ ...job, id }, { resolve, reject }));
   }
@@ -98,17 +100,16 @@ export class DecodePool {
     await Promise.all(this.workers.splice(0).map((entry) => entry.worker.terminate()));
   }
 
-  private pick(): DecodeWorker {
+  private pick(script: string): DecodeWorker {
     const idle = this.workers.find((entry) => entry.jobs.size === 0);
     if (idle) return idle;
-    if (this.workers.length < this.size) return this.spawn();
+    if (this.workers.length < this.size) return this.spawn(script);
     return this.workers.reduce((a, b) => (a.jobs.size <= b.jobs.size ? a : b));
   }
 
-  private spawn(): DecodeWorker {
-    const worker = new Worker(BOOTSTRAP, {
+  private spawn(script: string): DecodeWorker {
+    const worker = new Worker(script, {
       eval: true,
-      workerData: { entry: new URL('./decode-worker.ts', import.meta.url).href, tsx: TSX_API },
       // Decoding holds little on the JS heap (pixels live in ArrayBuffers); a runaway codec dies alone.
       resourceLimits: { maxOldGenerationSizeMb: 256 },
     });
@@ -121,14 +122,27 @@ export class DecodePool {
   }
 }
 
-/** tsx's ESM registration API (the "import" condition of tsx/esm/api), found from this package's tsx. */
-const TSX_API = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href;
+let bundled: Promise<string> | undefined;
 
-/**
- * Loads the TypeScript worker through tsx's registration API: eval'd workers do not get the parent's
- * --import loader, under `npm start` as under vitest.
- */
-const BOOTSTRAP = `
-const { workerData } = require('node:worker_threads');
-import(workerData.tsx).then((tsx) => { tsx.register(); return import(workerData.entry); });
-`;
+/** decode-worker.ts and everything it imports (our codecs, geotiff.js) as one CommonJS script. */
+function workerScript(): Promise<string> {
+  bundled ??= import('esbuild').then(async (esbuild) => {
+    try {
+      const result = await esbuild.build({
+        entryPoints: [fileURLToPath(new URL('./decode-worker.ts', import.meta.url))],
+        bundle: true,
+        format: 'cjs',
+        platform: 'node',
+        target: 'node20',
+        write: false,
+        logLevel: 'silent',
+      });
+      return result.outputFiles[0]!.text;
+    } finally {
+      // The build service is a child process; nothing else here needs it.
+      await esbuild.stop();
+    }
+  });
+  bundled.catch(() => (bundled = undefined));
+  return bundled;
+}
