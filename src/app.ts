@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
-import { cors } from 'hono/cors';
 import type { AppContext } from './http/context.js';
 import { collectionRoutes } from './http/collections.js';
 import { commonRoutes } from './http/common.js';
+import { cors } from './http/cors.js';
 import { requestBudget } from './http/deadline.js';
 import { linkPolicy } from './http/link-hosts.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
@@ -36,7 +36,7 @@ export function createApp(ctx: AppContext): Hono {
   });
 
   // Tilesets, tiles and TMS definitions are fetched cross-origin by OpenLayers and MapLibre.
-  app.use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS'], exposeHeaders: ['ETag', 'X-Cache', 'Link', 'Content-Length'] }));
+  app.use('*', cors({ allowMethods: ['GET', 'HEAD', 'OPTIONS'], exposeHeaders: ['ETag', 'X-Cache', 'Link', 'Content-Length'] }));
 
   // Links are built on PUBLIC_URL, or on the Host header only when it is loopback or on LINK_HOSTS.
   app.use('*', linkPolicy(ctx.config, ctx.logger));

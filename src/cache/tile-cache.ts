@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { MemoryCacheStore } from './memory-store.js';
 import type { CachedObject, CacheStore } from './store.js';
 
 export type CacheStatus = 'hit' | 'miss' | 'bypass';
@@ -91,6 +92,8 @@ export class TileCache {
   }
 
   private withTimeout<T>(promise: Promise<T>, operation: string): Promise<T> {
+    // Our in-process LRU cannot hang; a timer per lookup is a measurable part of a memory cache hit.
+    if (this.store instanceof MemoryCacheStore) return promise;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`cache store ${operation} timed out after ${this.storeTimeoutMs} ms`)), this.storeTimeoutMs);

@@ -1,7 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Config } from '../config.js';
 import { RequestBudget, runWithBudget } from '../net/request-budget.js';
-import { raceAbort } from '../raster/byte-source.js';
 
 /**
  * Gives each request its RequestBudget (src/net/request-budget.ts): REQUEST_TIMEOUT_MS for all its fetches
@@ -11,9 +10,17 @@ import { raceAbort } from '../raster/byte-source.js';
 export function requestBudget(config: Pick<Config, 'REQUEST_TIMEOUT_MS' | 'RASTER_MAX_DECODED_BYTES_PER_REQUEST'>): MiddlewareHandler {
   return async (_c, next) => {
     const budget = new RequestBudget(config.REQUEST_TIMEOUT_MS, config.RASTER_MAX_DECODED_BYTES_PER_REQUEST);
+    // A plain timer, not the budget's AbortSignal: that one is made only when a fetch or decode waits on it,
+    // so a cache hit pays for no AbortController.
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(budget.timeoutError()), budget.timeoutMs);
+      timer.unref();
+    });
     try {
-      await runWithBudget(budget, () => raceAbort(next(), budget.signal));
+      await runWithBudget(budget, () => Promise.race([next(), deadline]));
     } finally {
+      clearTimeout(timer);
       budget.dispose();
     }
   };
