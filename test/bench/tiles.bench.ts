@@ -6,8 +6,10 @@
  *    between machines).
  * 2. Cache misses from a local COG (TCI.tif, 1098 px, 64 px internal tiles, 5 overviews) served by the loopback
  *    fixture server: latency, HTTP requests and bytes fetched per tile, beside the minimum bytes (the internal
- *    tiles of the chosen overview that intersect the tile's footprint).
+ *    tiles of the chosen overview that intersect the tile's footprint), summed over all tiles and over the
+ *    tiles with data (any opaque pixel; the others lie over TCI.tif's no-data corner).
  */
+import sharp from 'sharp';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import proj4 from 'proj4';
@@ -159,6 +161,7 @@ async function main() {
   let totalFetched = 0;
   let totalMinimum = 0;
   let totalRequests = 0;
+  const withData = { tiles: 0, fetched: 0, minimum: 0, requests: 0, worst: 0 };
   const latencies: number[] = [];
   for (const [index, [z, r, c]] of tiles.entries()) {
     const query = `?S2RGB=${encodeURIComponent(`${source}?cold=${index}`)}`;
@@ -168,8 +171,10 @@ async function main() {
     const before = app.fixtures.requests.length;
     const t0 = performance.now();
     const response = await fetch(`${app.url}/collections/S2RGB/map/tiles/WebMercatorQuad/${z}/${r}/${c}${query}`);
-    await response.arrayBuffer();
+    const png = Buffer.from(await response.arrayBuffer());
     const ms = performance.now() - t0;
+    const alpha = await sharp(png).extractChannel(3).raw().toBuffer();
+    const hasData = alpha.some((value) => value > 0);
     if (response.headers.get('x-cache') !== 'miss') throw new Error(`expected a miss for ${z}/${r}/${c}`);
     const seen = app.fixtures.requests.slice(before);
     const fetched = seen.reduce((sum, r2) => sum + r2.bytes, 0);
@@ -178,13 +183,23 @@ async function main() {
     totalMinimum += minimum.bytes;
     totalRequests += seen.length;
     latencies.push(ms);
+    if (hasData) {
+      withData.tiles += 1;
+      withData.fetched += fetched;
+      withData.minimum += minimum.bytes;
+      withData.requests += seen.length;
+      withData.worst = Math.max(withData.worst, fetched / minimum.bytes);
+    }
     log(
-      `| ${z}/${r}/${c} | ${minimum.level} | ${opened.length} / ${opened.reduce((sum, r2) => sum + r2.bytes, 0)} | ${ms.toFixed(1)} | ${seen.length} | ${fetched} | ${minimum.bytes} (${minimum.tiles}) | ${minimum.bytes ? (fetched / minimum.bytes).toFixed(2) : '-'} |`,
+      `| ${z}/${r}/${c}${hasData ? '' : ' (no data)'} | ${minimum.level} | ${opened.length} / ${opened.reduce((sum, r2) => sum + r2.bytes, 0)} | ${ms.toFixed(1)} | ${seen.length} | ${fetched} | ${minimum.bytes} (${minimum.tiles}) | ${minimum.bytes ? (fetched / minimum.bytes).toFixed(2) : '-'} |`,
     );
   }
   latencies.sort((a, b) => a - b);
   log(`per cold tile: median latency ${percentile(latencies, 0.5).toFixed(1)} ms, ${(totalRequests / tiles.length).toFixed(1)} requests, ${(totalFetched / tiles.length).toFixed(0)} bytes fetched vs ${(totalMinimum / tiles.length).toFixed(0)} minimum`);
-  log(`total over ${tiles.length} tiles: fetched ${totalFetched} bytes, minimum ${totalMinimum} bytes`);
+  log(`total over ${tiles.length} tiles: fetched ${totalFetched} bytes, minimum ${totalMinimum} bytes (${(totalFetched / totalMinimum).toFixed(2)}x)`);
+  log(
+    `tiles with data (${withData.tiles}): fetched/minimum ${(withData.fetched / withData.minimum).toFixed(2)}x overall, worst tile ${withData.worst.toFixed(2)}x, ${(withData.requests / withData.tiles).toFixed(1)} requests per tile`,
+  );
 
   staticServer.close();
   await agent.close();
