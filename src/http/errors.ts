@@ -38,7 +38,8 @@ export function errorHandler(logger: Logger) {
     const log = { status: ogc.status, method: c.req.method, path: c.req.path, detail: ogc.detail };
     if (ogc.status >= 500) logger.error({ ...log, err: error }, 'request failed');
     else logger.debug(log, 'request rejected');
-    return exceptionResponse(ogc);
+    // 503 is a busy service (e.g. the decode budget): clients may come back shortly.
+    return exceptionResponse(ogc, ogc.status === 503 ? { 'retry-after': '1' } : {});
   };
 }
 
