@@ -156,10 +156,14 @@ export class CachedByteSource {
     // Past the end of the file there is nothing to ask for (a truncated file then fails to decode: a 502).
     if (slice.length <= 0 || (this.total !== undefined && slice.offset >= this.total)) return new Uint8Array(0);
     const key = this.rangeKey(slice);
-    const hit = this.cache.get(key) ?? this.fromBlocks(slice);
-    if (hit) {
+    return this.lookup(key, this.cache.get(key) ?? this.fromBlocks(slice), (waiter) => this.pendingExact.set(key, { slice, ...waiter }));
+  }
+
+  /** The cached bytes, a fetch of them already under way, or a new fetch queued for the next flush. */
+  private lookup(key: string, cached: Uint8Array | undefined, enqueue: (waiter: Waiter) => void): Promise<Uint8Array> | Uint8Array {
+    if (cached) {
       this.cache.stats.blockHits++;
-      return hit;
+      return cached;
     }
     const inFlight = this.cache.inFlight.get(key);
     if (inFlight) {
@@ -167,7 +171,7 @@ export class CachedByteSource {
       return inFlight;
     }
     this.cache.stats.blockMisses++;
-    const promise = new Promise<Uint8Array>((resolve, reject) => this.pendingExact.set(key, { slice, resolve, reject }));
+    const promise = new Promise<Uint8Array>((resolve, reject) => enqueue({ resolve, reject }));
     promise.catch(() => undefined).finally(() => this.cache.inFlight.delete(key));
     this.cache.inFlight.set(key, promise);
     this.scheduleFlush();
@@ -197,22 +201,7 @@ export class CachedByteSource {
   private block(index: number): Promise<Uint8Array> | Uint8Array {
     if (this.total !== undefined && index * BLOCK_SIZE >= this.total) return new Uint8Array(0);
     const key = this.key(index);
-    const hit = this.cache.get(key);
-    if (hit) {
-      this.cache.stats.blockHits++;
-      return hit;
-    }
-    const inFlight = this.cache.inFlight.get(key);
-    if (inFlight) {
-      this.cache.stats.blockHits++;
-      return inFlight;
-    }
-    this.cache.stats.blockMisses++;
-    const promise = new Promise<Uint8Array>((resolve, reject) => this.pending.set(index, { resolve, reject }));
-    promise.catch(() => undefined).finally(() => this.cache.inFlight.delete(key));
-    this.cache.inFlight.set(key, promise);
-    this.scheduleFlush();
-    return promise;
+    return this.lookup(key, this.cache.get(key), (waiter) => this.pending.set(index, waiter));
   }
 
   /** Fetches everything requested during the last event-loop turn, merged into as few requests as sensible. */
