@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -16,10 +16,22 @@ export interface ServiceProcess {
   rss(): number;
   /** User + system CPU seconds the process has used so far (all its threads). */
   cpuSeconds(): number;
+  /** The same per thread (thread id -> seconds); the main thread's id is the pid. */
+  threadCpuSeconds(): Map<number, number>;
   alive(): boolean;
   output(): { stdout: string; stderr: string };
   /** SIGTERM, then the exit code. */
   stop(): Promise<number | null>;
+}
+
+/** utime + stime of a /proc stat file, in seconds (fields 12 and 13 after the parenthesised name; 100 Hz). */
+function cpuOf(statFile: string): number {
+  try {
+    const fields = readFileSync(statFile, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0; // a thread that ended between listing and reading
+  }
 }
 
 export async function startServiceProcess(
@@ -52,11 +64,8 @@ export async function startServiceProcess(
     url,
     pid,
     rss: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024,
-    cpuSeconds: () => {
-      // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / 100;
-    },
+    cpuSeconds: () => cpuOf(`/proc/${pid}/stat`),
+    threadCpuSeconds: () => new Map(readdirSync(`/proc/${pid}/task`).map((tid) => [Number(tid), cpuOf(`/proc/${pid}/task/${tid}/stat`)])),
     alive: () => exitCode === undefined,
     output: () => ({ stdout, stderr }),
     stop: async () => {
