@@ -25,6 +25,20 @@ export function createDecodedTileCache(maxBytes: number = 128 * 1024 * 1024): De
 
 type GetTileOrStrip = GeoTIFFImage['getTileOrStrip'];
 
+/** Which cache (and key prefix) an image's blocks are kept under, for read planning. */
+const cachedImages = new WeakMap<GeoTIFFImage, { cache: DecodedTileCache; keyPrefix: string }>();
+
+function blockKey(keyPrefix: string, planar: number, x: number, y: number, sample: number): string {
+  // With interleaved pixels (planar 1) one block holds every sample, so the sample is not part of the key.
+  return `${keyPrefix}|${x},${y},${planar === 2 ? sample : 0}`;
+}
+
+/** True when block (x, y[, sample]) of `image` is decoded already, so a read would not decode it again. */
+export function isBlockCached(image: GeoTIFFImage, x: number, y: number, sample: number): boolean {
+  const entry = cachedImages.get(image);
+  return entry !== undefined && entry.cache.lru.has(blockKey(entry.keyPrefix, image.planarConfiguration, x, y, sample));
+}
+
 /**
  * Routes one image's tile decoding through the cache. geotiff.js only reads the returned buffer (it copies
  * the window out of it), so a cached buffer can be handed to several reads.
@@ -32,9 +46,9 @@ type GetTileOrStrip = GeoTIFFImage['getTileOrStrip'];
 export function cacheDecodedTiles(image: GeoTIFFImage, keyPrefix: string, cache: DecodedTileCache): void {
   const original: GetTileOrStrip = image.getTileOrStrip.bind(image);
   const planar = image.planarConfiguration;
+  cachedImages.set(image, { cache, keyPrefix });
   const patched: GetTileOrStrip = async (x, y, sample, decoder, signal) => {
-    // With interleaved pixels (planar 1) one block holds every sample, so the sample is not part of the key.
-    const key = `${keyPrefix}|${x},${y},${planar === 2 ? sample : 0}`;
+    const key = blockKey(keyPrefix, planar, x, y, sample);
     const data = cache.lru.get(key);
     if (data) {
       cache.hits++;

@@ -2,6 +2,7 @@ import type { GeoTIFFImage } from 'geotiff';
 import { badRequest, OgcError } from '../errors.js';
 import { currentBudget, mib, RequestBudget } from '../net/request-budget.js';
 import type { DecodePool } from './decode-pool.js';
+import { isBlockCached } from './decoded-cache.js';
 
 /**
  * Budgets of windowed reads, checked before anything is decoded (docs/limits.md):
@@ -33,22 +34,35 @@ export interface ReadPlan {
   bytes: number;
 }
 
-/** What reading `samples` of `window` from `image` costs, from the image's layout alone. */
+/**
+ * What reading `samples` of `window` from `image` costs, from the image's layout alone: the tiles it touches,
+ * and the bytes of those not decoded already (src/raster/decoded-cache.ts) plus the window arrays.
+ */
 export function planRead(image: GeoTIFFImage, window: readonly [number, number, number, number], samples: readonly number[]): ReadPlan {
   const [x0, y0, x1, y1] = window;
   const width = image.getWidth();
   const height = image.getHeight();
   const tileWidth = image.isTiled ? image.getTileWidth() : width;
   const tileHeight = Math.min(image.getTileHeight() || height, height);
-  const across = Math.ceil(Math.min(x1, width) / tileWidth) - Math.floor(x0 / tileWidth);
-  const down = Math.ceil(Math.min(y1, height) / tileHeight) - Math.floor(y0 / tileHeight);
+  const firstX = Math.floor(x0 / tileWidth);
+  const firstY = Math.floor(y0 / tileHeight);
+  const across = Math.max(0, Math.ceil(Math.min(x1, width) / tileWidth) - firstX);
+  const down = Math.max(0, Math.ceil(Math.min(y1, height) / tileHeight) - firstY);
   const separate = image.planarConfiguration === 2;
-  const blocks = Math.max(0, across) * Math.max(0, down);
-  const tiles = separate ? blocks * samples.length : blocks;
+  const perBlock = separate ? samples : [samples[0] ?? 0];
+  const tiles = across * down * perBlock.length;
   const sampleBytes = samples.map((sample) => image.getSampleByteSize(sample));
   const blockBytes = tileWidth * tileHeight * (separate ? Math.max(...sampleBytes) : image.getBytesPerPixel());
+  // Counting cached blocks is only worth it below the tile cap (beyond it the read is refused anyway).
+  let toDecode = tiles;
+  if (tiles <= 4096) {
+    toDecode = 0;
+    for (let y = firstY; y < firstY + down; y++) {
+      for (let x = firstX; x < firstX + across; x++) for (const sample of perBlock) if (!isBlockCached(image, x, y, sample)) toDecode++;
+    }
+  }
   const windowPixels = (x1 - x0) * (y1 - y0);
-  return { tiles, bytes: tiles * blockBytes + windowPixels * sampleBytes.reduce((sum, bytes) => sum + bytes, 0) };
+  return { tiles, bytes: toDecode * blockBytes + windowPixels * sampleBytes.reduce((sum, bytes) => sum + bytes, 0) };
 }
 
 /**
