@@ -30,7 +30,7 @@ describe('summarizeTiffHeader', () => {
     expect(bytes.readUInt32LE(8 + 2 + 15 * 12)).toBe(0);
     bytes.writeUInt32LE(8, 8 + 2 + 15 * 12);
     expect((await summarizeTiffHeader('t', reader(bytes), 1 << 20, 64)).images).toBe(1);
-    // A chain of two distinct IFDs is walked in full, and no further than the cap.
+    // The image cap ends the walk too.
     expect((await summarizeTiffHeader('t', reader(tiff()), 1 << 20, 1)).images).toBe(1);
   });
 
