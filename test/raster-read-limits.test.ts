@@ -17,7 +17,7 @@ async function image(spec: { width: number; height: number; tile: number; bits?:
     origin: [0, 0],
     pixelSize: 1,
   });
-  const tiff = await fromArrayBuffer(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+  const tiff = await fromArrayBuffer(new Uint8Array(bytes).buffer);
   return tiff.getImage();
 }
 

@@ -31,6 +31,7 @@ function percentile(sorted: number[], p: number): number {
 async function load(url: string, total: number, concurrency: number) {
   const latencies: number[] = [];
   let next = 0;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -45,8 +46,11 @@ async function load(url: string, total: number, concurrency: number) {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
   latencies.sort((a, b) => a - b);
-  return { rps: total / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
+  // CPU of this process per request: server and load generator together (both run here).
+  const cpuPerRequest = (used.user + used.system) / total;
+  return { rps: total / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), cpuPerRequest };
 }
 
 /** Bytes of the internal TIFF tiles a perfect reader needs for one WebMercatorQuad tile. */
@@ -124,8 +128,8 @@ async function main() {
 
   log(`# tiles benchmark (${new Date().toISOString()}, node ${process.version}, loopback)`);
   log(`cache-hit tile: ${png.byteLength} bytes PNG`);
-  log('| server | concurrency | requests | req/s | p50 ms | p99 ms |');
-  log('|---|---|---|---|---|---|');
+  log('| server | concurrency | requests | req/s | p50 ms | p99 ms | CPU µs/request (incl. client) |');
+  log('|---|---|---|---|---|---|---|');
   for (const [concurrency, total] of [
     [1, 1500],
     [32, 6000],
@@ -134,8 +138,8 @@ async function main() {
     await load(tileUrl, 200, concurrency);
     const plain = await load(staticUrl, total, concurrency);
     const service = await load(tileUrl, total, concurrency);
-    log(`| node:http static | ${concurrency} | ${total} | ${plain.rps.toFixed(0)} | ${plain.p50.toFixed(2)} | ${plain.p99.toFixed(2)} |`);
-    log(`| terramind-ogc cache hit | ${concurrency} | ${total} | ${service.rps.toFixed(0)} | ${service.p50.toFixed(2)} | ${service.p99.toFixed(2)} |`);
+    log(`| node:http static | ${concurrency} | ${total} | ${plain.rps.toFixed(0)} | ${plain.p50.toFixed(2)} | ${plain.p99.toFixed(2)} | ${plain.cpuPerRequest.toFixed(0)} |`);
+    log(`| terramind-ogc cache hit | ${concurrency} | ${total} | ${service.rps.toFixed(0)} | ${service.p50.toFixed(2)} | ${service.p99.toFixed(2)} | ${service.cpuPerRequest.toFixed(0)} |`);
     log(`ratio at concurrency ${concurrency}: service/static = ${(service.rps / plain.rps).toFixed(2)}`);
   }
 
