@@ -45,6 +45,14 @@ export class TileCache {
   }
 
   getOrCreate(key: string, produce: () => Promise<Produced>): Promise<{ object: CachedObject; status: CacheStatus }> {
+    // A hit in the in-process LRU is answered without the single-flight bookkeeping and its promises.
+    if (this.store instanceof MemoryCacheStore) {
+      const object = this.store.peek(key);
+      if (object) {
+        this.deps.metrics?.cacheRequests.inc({ result: 'hit' });
+        return Promise.resolve({ object, status: 'hit' });
+      }
+    }
     let task = this.inflight.get(key);
     if (!task) {
       task = this.lookupOrProduce(key, produce).finally(() => this.inflight.delete(key));

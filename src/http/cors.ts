@@ -9,7 +9,7 @@ import type { MiddlewareHandler } from 'hono';
 export function cors(options: { allowMethods: string[]; exposeHeaders: string[] }): MiddlewareHandler {
   const methods = options.allowMethods.join(',');
   const expose = options.exposeHeaders.join(',');
-  return async (c, next) => {
+  return (c, next) => {
     if (c.req.method === 'OPTIONS') {
       const headers: Record<string, string> = {
         'access-control-allow-origin': '*',
@@ -21,10 +21,11 @@ export function cors(options: { allowMethods: string[]; exposeHeaders: string[] 
         headers['access-control-allow-headers'] = requested.split(',').map((name) => name.trim()).join(',');
         headers.vary = 'Access-Control-Request-Headers';
       }
-      return new Response(null, { status: 204, headers });
+      return Promise.resolve(new Response(null, { status: 204, headers }));
     }
-    await next();
-    c.res.headers.set('access-control-allow-origin', '*');
-    c.res.headers.set('access-control-expose-headers', expose);
+    return next().then(() => {
+      c.res.headers.set('access-control-allow-origin', '*');
+      c.res.headers.set('access-control-expose-headers', expose);
+    });
   };
 }

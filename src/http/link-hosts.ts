@@ -35,9 +35,9 @@ export function linkPolicy(config: Pick<Config, 'PUBLIC_URL' | 'LINK_HOSTS' | 'P
       logger?.warn({ fallback: policy.fallback }, 'a request named a Host that is not loopback or on LINK_HOSTS; links use the fallback (set PUBLIC_URL)');
     },
   };
-  return async (c, next) => {
+  return (c, next) => {
     c.set('linkPolicy', policy);
-    await next();
+    return next();
   };
 }
 
