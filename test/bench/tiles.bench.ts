@@ -3,7 +3,8 @@
  *
  * 1. Cache hits: requests/s and p50/p99 latency of one cached tile at concurrency 1 and 32, beside a plain
  *    node:http server answering the same PNG bytes in the same run (the ratio is the figure that travels
- *    between machines).
+ *    between machines). Measured in ROUNDS alternating rounds of each, and reported as the median round, so
+ *    that a burst of other load on a shared machine falls on one round of one server, not on a whole figure.
  * 2. Cache misses from a local COG (TCI.tif, 1098 px, 64 px internal tiles, 5 overviews) served by the loopback
  *    fixture server: latency, HTTP requests and bytes fetched per tile, beside the minimum bytes (the internal
  *    tiles of the chosen overview that intersect the tile's footprint), summed over all tiles and over the
@@ -23,6 +24,12 @@ import { slippyTile } from '../helpers/tiles.js';
 
 const UTM34 = '+proj=utm +zone=34 +datum=WGS84 +units=m +no_defs';
 const agent = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 30_000 });
+const ROUNDS = 5;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
@@ -128,19 +135,34 @@ async function main() {
 
   log(`# tiles benchmark (${new Date().toISOString()}, node ${process.version}, loopback)`);
   log(`cache-hit tile: ${png.byteLength} bytes PNG`);
-  log('| server | concurrency | requests | req/s | p50 ms | p99 ms | CPU µs/request (incl. client) |');
+  log(`| server | concurrency | requests (${ROUNDS} rounds) | req/s | p50 ms | p99 ms | CPU µs/request (incl. client) |`);
   log('|---|---|---|---|---|---|---|');
   for (const [concurrency, total] of [
-    [1, 1500],
-    [32, 6000],
+    [1, 2500],
+    [32, 10000],
   ] as const) {
     await load(staticUrl, 200, concurrency); // warm-up
     await load(tileUrl, 200, concurrency);
-    const plain = await load(staticUrl, total, concurrency);
-    const service = await load(tileUrl, total, concurrency);
+    const plainRounds: Awaited<ReturnType<typeof load>>[] = [];
+    const serviceRounds: Awaited<ReturnType<typeof load>>[] = [];
+    for (let round = 0; round < ROUNDS; round += 1) {
+      plainRounds.push(await load(staticUrl, total / ROUNDS, concurrency));
+      serviceRounds.push(await load(tileUrl, total / ROUNDS, concurrency));
+    }
+    const summary = (rounds: typeof plainRounds) => ({
+      rps: median(rounds.map((r) => r.rps)),
+      p50: median(rounds.map((r) => r.p50)),
+      p99: median(rounds.map((r) => r.p99)),
+      cpuPerRequest: median(rounds.map((r) => r.cpuPerRequest)),
+    });
+    const plain = summary(plainRounds);
+    const service = summary(serviceRounds);
+    const roundRatios = serviceRounds.map((r, i) => r.rps / plainRounds[i]!.rps).sort((a, b) => a - b);
     log(`| node:http static | ${concurrency} | ${total} | ${plain.rps.toFixed(0)} | ${plain.p50.toFixed(2)} | ${plain.p99.toFixed(2)} | ${plain.cpuPerRequest.toFixed(0)} |`);
     log(`| terramind-ogc cache hit | ${concurrency} | ${total} | ${service.rps.toFixed(0)} | ${service.p50.toFixed(2)} | ${service.p99.toFixed(2)} | ${service.cpuPerRequest.toFixed(0)} |`);
-    log(`ratio at concurrency ${concurrency}: service/static = ${(service.rps / plain.rps).toFixed(2)}`);
+    log(
+      `ratio at concurrency ${concurrency}: service/static = ${(service.rps / plain.rps).toFixed(2)} (median rounds; per round ${roundRatios[0]!.toFixed(2)}-${roundRatios[ROUNDS - 1]!.toFixed(2)})`,
+    );
   }
 
   // --- 2. cache misses from the COG over loopback HTTP ---------------------------------------------------
