@@ -1,9 +1,11 @@
 import { setMaxListeners } from 'node:events';
 import { Hono } from 'hono';
-import { cors } from 'hono/cors';
 import type { AppContext } from './http/context.js';
 import { collectionRoutes } from './http/collections.js';
 import { commonRoutes } from './http/common.js';
+import { cors } from './http/cors.js';
+import { requestBudget } from './http/deadline.js';
+import { linkPolicy } from './http/link-hosts.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
 import { tileMatrixSetRoutes } from './http/tile-matrix-sets.js';
 import { tileRoutes } from './http/tiles.js';
@@ -49,7 +51,12 @@ export function createApp(ctx: AppContext): Hono {
   app.use('/processes/:processId/execution', executionAuth(ctx.config));
 
   // Tilesets, tiles and TMS definitions are fetched cross-origin by OpenLayers and MapLibre.
-  app.use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'OPTIONS', 'POST', 'DELETE'], allowHeaders: ['Content-Type', 'Prefer', 'Accept', 'Range', 'Authorization', 'X-API-Key'], exposeHeaders: ['ETag', 'X-Cache', 'Link', 'Content-Length', 'Location', 'Preference-Applied', 'Content-Range', 'Accept-Ranges'] }));
+  app.use('*', cors({ allowMethods: ['GET', 'HEAD', 'OPTIONS', 'POST', 'DELETE'], exposeHeaders: ['ETag', 'X-Cache', 'Link', 'Content-Length', 'Location', 'Preference-Applied', 'Content-Range', 'Accept-Ranges'] }));
+
+  // Links are built on PUBLIC_URL, or on the Host header only when it is loopback or on LINK_HOSTS.
+  app.use('*', linkPolicy(ctx.config, ctx.logger));
+  // Everything that reads sources runs under one deadline and one decode budget per request.
+  app.use('/collections/*', requestBudget(ctx.config));
 
   app.route('/', commonRoutes(ctx)); //                                        landing, conformance, api, health, metrics
   app.route('/tileMatrixSets', tileMatrixSetRoutes(ctx)); //                  tiling schemes

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /**
@@ -86,10 +87,34 @@ export const ConfigSchema = z.object({
   RESULTS_PRESIGN: flag(false),
   RESULTS_PRESIGN_SECONDS: z.coerce.number().int().min(60).max(604_800).default(3600),
   COG_BLOCK_SIZE: z.enum(['256', '512']).default('512').transform(Number).pipe(z.union([z.literal(256), z.literal(512)])),
+  // --- budgets of one request and of the process (docs/limits.md) ---
+  /** One deadline across every fetch of a request under /collections; past it the answer is a 504. */
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** Internal tiles/strips one windowed read may decode (a file of tiny tiles cannot fan out). */
+  RASTER_MAX_TILES_PER_READ: z.coerce.number().int().positive().default(1024),
+  /** Decoded bytes (internal tiles plus window arrays) one request may reserve across its reads. */
+  RASTER_MAX_DECODED_BYTES_PER_REQUEST: z.coerce.number().int().positive().default(256 * 1024 * 1024),
+  /** Decoded bytes all requests together may hold at once; reads wait for room until their deadline. */
+  RASTER_MAX_DECODED_BYTES_IN_FLIGHT: z.coerce.number().int().positive().default(768 * 1024 * 1024),
+  /** Memory a GeoTIFF's IFDs may make the parser allocate (tile offset/byte-count arrays, tags). */
+  RASTER_MAX_HEADER_BYTES: z.coerce.number().int().positive().default(16 * 1024 * 1024),
+  /** Parsed GeoTIFF headers and opened readers kept in memory, by the bytes their IFDs hold. */
+  SOURCE_HEADER_CACHE_BYTES: z.coerce.number().int().positive().default(32 * 1024 * 1024),
+  /** Largest STAC item (or item collection) document read. */
+  STAC_MAX_DOCUMENT_BYTES: z.coerce.number().int().positive().default(2 * 1024 * 1024),
+  /** Worker threads that decode GeoTIFF tiles off the event loop; 0 decodes on the main thread. */
+  DECODE_WORKERS: z.coerce.number().int().min(0).max(64).default(defaultDecodeWorkers()),
+  /** Hosts (host or host:port) whose Host header may appear in links when PUBLIC_URL is unset; loopback always may. */
+  LINK_HOSTS: csv,
 }).refine((config) => config.JOB_STALE_MS > 2 * config.JOB_HEARTBEAT_MS, {
   message: 'JOB_STALE_MS must be more than twice JOB_HEARTBEAT_MS, or live jobs would be reported dead',
   path: ['JOB_STALE_MS'],
 });
+
+/** One decode worker per core the process may use, at most 8 (Cloud Run instances have 1-8 vCPUs). */
+function defaultDecodeWorkers(): number {
+  return Math.min(8, Math.max(1, availableParallelism()));
+}
 
 export type Config = z.infer<typeof ConfigSchema>;
 

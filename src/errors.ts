@@ -15,7 +15,9 @@ export type OgcErrorKind =
   | 'upstream'
   | 'upstream-timeout'
   | 'unavailable'
-  | 'internal';
+  | 'internal'
+  | 'request-timeout'
+  | 'header-too-large';
 
 const STATUS: Record<OgcErrorKind, number> = {
   'bad-request': 400,
@@ -29,6 +31,8 @@ const STATUS: Record<OgcErrorKind, number> = {
   'upstream-timeout': 504,
   unavailable: 503,
   internal: 500,
+  'request-timeout': 408,
+  'header-too-large': 431,
 };
 
 const TITLE: Record<OgcErrorKind, string> = {
@@ -43,6 +47,8 @@ const TITLE: Record<OgcErrorKind, string> = {
   'upstream-timeout': 'Upstream timeout',
   unavailable: 'Service unavailable',
   internal: 'Internal server error',
+  'request-timeout': 'Request timeout',
+  'header-too-large': 'Request header fields too large',
 };
 
 export class OgcError extends Error {

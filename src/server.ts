@@ -1,6 +1,7 @@
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { installClientErrorHandler } from './http/client-error.js';
 import { createContext } from './http/context.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
   // reuses one just then gets a reset. Idle sockets stay longer than any front end keeps them.
   (server as Server).keepAliveTimeout = 65_000;
   (server as Server).headersTimeout = 66_000;
+  installClientErrorHandler(server);
   installGracefulShutdown({
     server: server as Server,
     lifecycle: ctx.lifecycle,

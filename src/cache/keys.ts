@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { LRUCache } from 'lru-cache';
 
 /**
  * Cache keys: `<kind>/<version>[/<model>]/<ab>/<sha256>.<ext>`.
@@ -35,6 +36,21 @@ const SAFE_SEGMENT = /^[a-z0-9][a-z0-9-]{0,63}$/;
  * as strings, so `z: 3` and `z: '3'` give the same key.
  */
 export function cacheKey(kind: string, parts: CacheKeyParts, extension: string): string {
+  // Every tile request computes its key, most of them for keys seen before: the canonical form and its
+  // sha256 were the largest single cost of a cache hit. The memo is keyed by the input exactly as given.
+  const input = JSON.stringify([kind, extension, parts]);
+  let key = keyMemo.get(input);
+  if (key === undefined) {
+    key = computeCacheKey(kind, parts, extension);
+    keyMemo.set(input, key);
+  }
+  return key;
+}
+
+/** Keys computed lately (a few hundred bytes each, so at most a few MB). */
+const keyMemo = new LRUCache<string, string>({ max: 10_000 });
+
+function computeCacheKey(kind: string, parts: CacheKeyParts, extension: string): string {
   if (!SAFE_SEGMENT.test(kind)) throw new Error(`cacheKey: kind "${kind}" must match ${SAFE_SEGMENT}`);
   if (!SAFE_SEGMENT.test(extension)) throw new Error(`cacheKey: extension "${extension}" must match ${SAFE_SEGMENT}`);
   const entries = Object.entries(parts)

@@ -70,6 +70,15 @@ export function createContext(config: Config, overrides: ContextOverrides = {}):
     logger,
     blockCacheBytes: config.SOURCE_BLOCK_CACHE_BYTES,
     decodedCacheBytes: config.SOURCE_DECODED_CACHE_BYTES,
+    headerCacheBytes: config.SOURCE_HEADER_CACHE_BYTES,
+    maxDocumentBytes: config.STAC_MAX_DOCUMENT_BYTES,
+    decodeWorkers: config.DECODE_WORKERS,
+    limits: {
+      maxTilesPerRead: config.RASTER_MAX_TILES_PER_READ,
+      maxDecodedBytesPerRequest: config.RASTER_MAX_DECODED_BYTES_PER_REQUEST,
+      maxDecodedBytesInFlight: config.RASTER_MAX_DECODED_BYTES_IN_FLIGHT,
+      maxHeaderBytes: config.RASTER_MAX_HEADER_BYTES,
+    },
   });
   const cache = new TileCache(overrides.cacheStore ?? createCacheStore(config), { metrics, logger });
   const engine = overrides.model && createEngine(config, overrides.model, sources, cache.store, logger, metrics);

@@ -40,9 +40,11 @@ export function errorHandler(logger: Logger) {
     const log = { status: ogc.status, method: c.req.method, path: c.req.path, detail: ogc.detail };
     if (ogc.status >= 500) logger.error({ ...log, err: error }, 'request failed');
     else logger.debug(log, 'request rejected');
-    // RFC 9110: a 401 names the scheme it wants (API keys go as Bearer tokens or X-API-Key).
+    // RFC 9110: a 401 names the scheme it wants (API keys go as Bearer tokens or X-API-Key). A 503 is a busy
+    // service (the decode budget, the generation queue): clients may come back shortly, sooner if it says so.
     const challenge: Record<string, string> = ogc.status === 401 ? { 'www-authenticate': 'Bearer realm="terramind-ogc"' } : {};
-    return exceptionResponse(ogc, { ...ogc.headers, ...challenge });
+    const retry: Record<string, string> = ogc.status === 503 ? { 'retry-after': '1' } : {};
+    return exceptionResponse(ogc, { ...retry, ...ogc.headers, ...challenge });
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { badRequest } from '../errors.js';
 import { IMAGE_FORMATS, IMAGE_MEDIA_TYPES, type ImageFormat } from '../render/types.js';
+import { linkOrigin } from './link-hosts.js';
 
 /**
  * Content negotiation and absolute base URLs. Documents are JSON unless HTML is asked for explicitly
@@ -109,9 +110,12 @@ export function coverageFormat(c: Context): 'tiff' {
   return 'tiff';
 }
 
-/** Absolute base URL of the service (PUBLIC_URL, or the request's own origin). */
+/**
+ * Absolute base URL of the service: PUBLIC_URL, or the request's own origin when its Host is loopback or on
+ * LINK_HOSTS, else a safe fallback (src/http/link-hosts.ts).
+ */
 export function baseUrl(c: Context, publicUrl: string | undefined): string {
-  return publicUrl ?? new URL(c.req.url).origin;
+  return linkOrigin(c, publicUrl);
 }
 
 /** The request's query as a plain record; a repeated parameter is a client error (it would be ambiguous). */

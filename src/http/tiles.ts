@@ -7,7 +7,7 @@ import type { CollectionView } from '../ogc/collections.js';
 import type { AppContext } from './context.js';
 import { escapeHtml } from './html.js';
 import { baseUrl, coverageFormat, queryRecord, tileFormat } from './negotiate.js';
-import { sendDocument } from './respond.js';
+import { documentHeaders, sendDocument } from './respond.js';
 import { authorizeGeneratedTile } from './auth.js';
 import { hasMatrixLimitsFlag, varyOnClient, wantsMatrixLimits } from './gdal-legacy.js';
 import { linkView } from './link-view.js';
@@ -59,7 +59,7 @@ export function tileRoutes(ctx: AppContext, dataType: TilesDataType = 'map'): Ho
     const bounds = await ctx.collections.bounds(collection, c.req.raw.signal);
     const min = Math.max(collection.minzoom, await ctx.tiles.minZoomIndex(collection, tms, c.req.raw.signal));
     const document = tileJsonDocument(base(c), linkView(c, collection), bounds, { min, max: ctx.tiles.maxZoomIndex(collection, tms) });
-    return c.body(JSON.stringify(document), 200, { 'content-type': 'application/json' });
+    return c.body(JSON.stringify(document), 200, { 'content-type': 'application/json', ...documentHeaders(c, ctx.config.PUBLIC_URL) });
   });
 
   app.get('/:tileMatrixSetId/:tileMatrix/:tileRow/:tileCol', async (c) => {

@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config.js';
 import { MemoryCacheStore } from '../../src/cache/memory-store.js';
 import type { CacheStore } from '../../src/cache/store.js';
 import type { Logger } from '../../src/logger.js';
+import { installClientErrorHandler } from '../../src/http/client-error.js';
 import { createContext, type AppContext } from '../../src/http/context.js';
 import { createModelRuntime, type ModelRuntime } from '../../src/model/index.js';
 import { startFixtureServer, type FixtureServer } from './fixture-server.js';
@@ -71,6 +72,7 @@ export async function startTestApp(
   // Generation tests keep the event loop busy for seconds: with Node's 5 s keep-alive the server can close an idle
   // socket just as fetch reuses it (ECONNRESET). A long server-side keep-alive leaves the closing to the client.
   (server as import('node:http').Server).keepAliveTimeout = 120_000;
+  installClientErrorHandler(server);
   await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const get = (path: string, headers: Record<string, string> = {}, signal?: AbortSignal) =>
