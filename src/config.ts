@@ -61,6 +61,8 @@ export const ConfigSchema = z.object({
   GENERATION_QUEUE_MAX: z.coerce.number().int().min(1).default(256),
   /** Chips generated at once; 0 = BATCH_MAX_SIZE, so the batcher can stack a full batch. */
   GENERATION_CONCURRENCY: z.coerce.number().int().min(0).max(256).default(0),
+  /** How long a request for a generated tile may wait for the model (instead of REQUEST_TIMEOUT_MS). */
+  GENERATION_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
   GENERATE_MAX_CHIPS_PER_TILE: z.coerce.number().int().min(1).max(1024).default(25),
   CHIP_MEMORY_CACHE_BYTES: z.coerce.number().int().min(0).default(256 * 1024 * 1024),
   GENERATION_LEASE_TTL_MS: z.coerce.number().int().positive().default(120_000),

@@ -183,6 +183,32 @@ describe('bounded work', { timeout: GENERATION_TIMEOUT }, () => {
   });
 });
 
+describe('generation deadline', { timeout: GENERATION_TIMEOUT }, () => {
+  let app: TestApp;
+  const runs = counter();
+  beforeAll(async () => {
+    app = await startTestApp({ model: true, onRun: runs.onRun, env: { GENERATION_TIMEOUT_MS: '50' } });
+  });
+  afterAll(() => app?.close());
+
+  it('answers 504 past GENERATION_TIMEOUT_MS, goes on generating, and serves the tile from those chips next time', async () => {
+    const [row, col] = slippyTile(...CHIP_CENTRE, 16);
+    const path = `/collections/LULC/map/tiles/WebMercatorQuad/16/${row}/${col}?${q(app, { seed: 41 })}`;
+    const first = await app.get(path);
+    expect(first.status).toBe(504);
+    expect(((await first.json()) as { detail: string }).detail).toMatch(/GENERATION_TIMEOUT_MS=50 ms; they go on being generated/);
+    const deadline = Date.now() + 60_000;
+    const idle = () => app.ctx.engine!.stats().running === 0 && app.ctx.engine!.stats().queued === 0 && app.ctx.cache.inflightCount === 0;
+    while (!idle() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const made = runs.rows(LULC_DECODER);
+    expect(made).toBeGreaterThan(0);
+    const second = await app.get(path);
+    expect(second.status).toBe(200);
+    // The first request's work finished after its 504: nothing is generated again.
+    expect(runs.rows(LULC_DECODER)).toBe(made);
+  });
+});
+
 describe('failures are never cached', { timeout: GENERATION_TIMEOUT }, () => {
   let app: TestApp;
   let broken: FixtureServer;

@@ -10,6 +10,7 @@ import type { Bbox } from '../grid/tiles.js';
 import type { Logger } from '../logger.js';
 import { MODALITIES, type Modality } from '../modalities.js';
 import type { ModelPackage, ModelRuntime } from '../model/index.js';
+import { RequestBudget, runWithBudget } from '../net/request-budget.js';
 import { raceAbort } from '../raster/byte-source.js';
 import { createRaster, type Grid, type Raster } from '../raster/raster.js';
 import { sampleWindow, sourceCoordinates, toPixelCoordinates, TOLERANCE_FRACTION } from '../raster/warp.js';
@@ -61,6 +62,12 @@ export interface ChipEngineSettings {
   leaseSettleMs: number;
   /** Lattice rows blended at once for large lattice-aligned reads (memory bound of job reads). */
   stripRows?: number;
+  /**
+   * Each chip's own budget for reading its inputs (fetch deadline, decoded bytes): a chip is shared by every read
+   * that wants it, so it must not run under the deadline of whichever request happened to ask first.
+   */
+  chipFetchTimeoutMs?: number;
+  chipDecodedBytes?: number;
 }
 
 export interface ChipEngineOptions {
@@ -178,11 +185,22 @@ export function createChipEngine(options: ChipEngineOptions): LocalChipEngine {
         const stored = await chips.load(key);
         if (stored) return { values: stored, origin: 'store' as const };
         const request = { lattice: p.lattice, chip, sources, output, params: p.spec.params };
-        return queue.submit(() => chips.produce(key, () => generateChip(runtime, request, { onStages: options.onModelStages, gate })), flightSignal, priority);
+        // The chip's budget starts when the chip does, not while it waits in the queue.
+        const generate = () => chipBudgeted(() => generateChip(runtime, request, { onStages: options.onModelStages, gate }));
+        return queue.submit(() => chips.produce(key, generate), flightSignal, priority);
       },
       signal,
     );
     return mine ? result : { values: result.values, origin: 'shared' };
+  }
+
+  async function chipBudgeted<T>(work: () => Promise<T>): Promise<T> {
+    const budget = new RequestBudget(settings.chipFetchTimeoutMs ?? 60_000, settings.chipDecodedBytes);
+    try {
+      return await runWithBudget(budget, work);
+    } finally {
+      budget.dispose();
+    }
   }
 
   function checkOutputs(outputs: Modality[]): void {

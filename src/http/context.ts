@@ -129,6 +129,8 @@ function createEngine(config: Config, model: ModelRuntime, sources: SourceOpener
       leaseTtlMs: config.GENERATION_LEASE_TTL_MS,
       leaseWaitMs: config.GENERATION_LEASE_WAIT_MS,
       leaseSettleMs: config.GENERATION_LEASE_SETTLE_MS,
+      chipFetchTimeoutMs: config.REQUEST_TIMEOUT_MS,
+      chipDecodedBytes: config.RASTER_MAX_DECODED_BYTES_PER_REQUEST,
     },
   });
   metrics.generationQueueProbe.read = () => engine.stats();

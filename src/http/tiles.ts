@@ -9,6 +9,8 @@ import { escapeHtml } from './html.js';
 import { baseUrl, coverageFormat, queryRecord, tileFormat } from './negotiate.js';
 import { documentHeaders, sendDocument } from './respond.js';
 import { authorizeGeneratedTile } from './auth.js';
+import { extendDeadline } from './deadline.js';
+import { upstreamTimeout } from '../errors.js';
 import { hasMatrixLimitsFlag, varyOnClient, wantsMatrixLimits } from './gdal-legacy.js';
 import { linkView } from './link-view.js';
 import { tilesetMapHtml } from './pages.js';
@@ -71,8 +73,11 @@ export function tileRoutes(ctx: AppContext, dataType: TilesDataType = 'map'): Ho
     const collection = await resolve(c);
     // GDAL <= 3.7 was given whole-matrix limits: inside them but outside the data it gets the blank tile it expects.
     const request = { collection, tms, ...address, format, limits: hasMatrixLimitsFlag(c) ? ('matrix' as const) : ('exact' as const) };
-    // Generating costs model time: with API_KEYS set it needs a key (cached tiles may stay public).
-    if (collection.generation) await authorizeGeneratedTile(c, ctx.config, () => ctx.tiles.isCached(request, c.req.raw.signal));
+    if (collection.generation) {
+      // Generating costs model time: with API_KEYS set it needs a key (cached tiles may stay public).
+      await authorizeGeneratedTile(c, ctx.config, () => ctx.tiles.isCached(request, c.req.raw.signal));
+      extendDeadline(c, ctx.config.GENERATION_TIMEOUT_MS, generationTimeout(ctx.config.GENERATION_TIMEOUT_MS));
+    }
     const { object, status } = await ctx.tiles.tile(request, c.req.raw.signal);
     const headers: Record<string, string> = {
       etag: object.etag,
@@ -87,6 +92,12 @@ export function tileRoutes(ctx: AppContext, dataType: TilesDataType = 'map'): Ho
   });
 
   return app;
+}
+
+function generationTimeout(ms: number): Error {
+  return upstreamTimeout(
+    `The tile's chips were not generated within GENERATION_TIMEOUT_MS=${ms} ms; they go on being generated and cached, so ask again shortly.`,
+  );
 }
 
 function matchesEtag(header: string | undefined, etag: string): boolean {
