@@ -1,4 +1,5 @@
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createS3Client } from './s3-client.js';
 import type { CachedObject, CacheStore } from './store.js';
 
 export interface S3CacheStoreOptions {
@@ -31,15 +32,11 @@ export class S3CacheStore implements CacheStore {
   constructor(options: S3CacheStoreOptions) {
     this.bucket = options.bucket;
     this.prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
-    this.client = new S3Client({
-      region: options.region,
-      endpoint: options.endpoint,
-      forcePathStyle: options.forcePathStyle ?? false,
-      credentials: options.credentials,
+    this.client = createS3Client({
+      ...options,
       maxAttempts: options.maxAttempts ?? 2,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      requestHandler: { requestTimeout: options.requestTimeoutMs ?? 5_000, connectionTimeout: 2_000 },
+      requestTimeoutMs: options.requestTimeoutMs ?? 5_000,
+      connectionTimeoutMs: 2_000,
     });
   }
 

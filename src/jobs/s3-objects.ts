@@ -7,6 +7,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { createS3Client } from '../cache/s3-client.js';
 import type { ObjectInfo, ObjectRange, ObjectStore } from './object-store.js';
 
 export interface S3ObjectStoreOptions {
@@ -32,16 +33,7 @@ export class S3ObjectStore implements ObjectStore {
   constructor(options: S3ObjectStoreOptions) {
     this.bucket = options.bucket;
     this.prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
-    this.client = new S3Client({
-      region: options.region,
-      endpoint: options.endpoint,
-      forcePathStyle: options.forcePathStyle ?? false,
-      credentials: options.credentials,
-      maxAttempts: 3,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      requestHandler: { requestTimeout: 60_000, connectionTimeout: 5_000 },
-    });
+    this.client = createS3Client({ ...options, maxAttempts: 3, requestTimeoutMs: 60_000, connectionTimeoutMs: 5_000 });
   }
 
   async get(key: string) {

@@ -28,7 +28,8 @@ import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
+import { load as loadTest, percentile } from './load.js';
 import { decodeChip } from '../../src/generation/chip-codec.js';
 import { chipsCovering, chipWindow, latticeFor, latticeWindow, windowForTarget } from '../../src/generation/lattice.js';
 import { parseGenerationQuery } from '../../src/generation/params.js';
@@ -56,7 +57,6 @@ const SERVICE_TIMEOUTS = { FETCH_TIMEOUT_MS: '15000' };
 
 const load = () => loadavg().map((v) => v.toFixed(2)).join(' ');
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 const cpuMs = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
@@ -106,27 +106,6 @@ function minimumChips(tiles: [z: number, row: number, col: number][]): number {
     }
   }
   return unique.size;
-}
-
-async function loadTest(url: string, total: number, concurrency: number, agent: Agent) {
-  const latencies: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        next += 1;
-        const t0 = performance.now();
-        const response = await request(url, { dispatcher: agent });
-        await response.body.arrayBuffer();
-        if (response.statusCode !== 200) throw new Error(`${url}: HTTP ${response.statusCode}`);
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { rps: total / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
 }
 
 // --- section 3 runs in a child process: `generation.bench.ts --burst <BATCH_MAX_SIZE> <inputs URL>` ----------

@@ -15,49 +15,19 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import proj4 from 'proj4';
 import { fromFile } from 'geotiff';
-import { Agent, request } from 'undici';
 import { mercatorToLonLat, tileBounds } from '../../src/grid/tiles.js';
 import { getTileMatrixSet } from '../../src/grid/tms.js';
 import { startTestApp } from '../helpers/app.js';
 import { FIXTURES } from '../helpers/fixture-server.js';
 import { slippyTile } from '../helpers/tiles.js';
+import { benchAgent, load, percentile } from './load.js';
 
 const UTM34 = '+proj=utm +zone=34 +datum=WGS84 +units=m +no_defs';
-const agent = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 30_000 });
 const ROUNDS = 5;
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
-}
-
-async function load(url: string, total: number, concurrency: number) {
-  const latencies: number[] = [];
-  let next = 0;
-  const cpu = process.cpuUsage();
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        next += 1;
-        const t0 = performance.now();
-        const response = await request(url, { dispatcher: agent });
-        await response.body.arrayBuffer();
-        if (response.statusCode !== 200) throw new Error(`${url}: HTTP ${response.statusCode}`);
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  const used = process.cpuUsage(cpu);
-  latencies.sort((a, b) => a - b);
-  // CPU of this process per request: server and load generator together (both run here).
-  const cpuPerRequest = (used.user + used.system) / total;
-  return { rps: total / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), cpuPerRequest };
 }
 
 /** Bytes of the internal TIFF tiles a perfect reader needs for one WebMercatorQuad tile. */
@@ -228,7 +198,7 @@ async function main() {
   );
 
   staticServer.close();
-  await agent.close();
+  await benchAgent.close();
   await app.close();
 }
 
