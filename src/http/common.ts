@@ -16,7 +16,9 @@ export function commonRoutes(ctx: AppContext): Hono {
 
   app.get('/', (c) => {
     const document = landingPage(base(c));
-    return sendDocument(c, document.title, document, { html: landingHtml(base(c), document.description, ctx.collections.configured()) });
+    // Resolved, so generated collections carry their random-weights warning here too.
+    const collections = ctx.collections.configured().map((entry) => ctx.collections.resolve(entry.id, {}));
+    return sendDocument(c, document.title, document, { html: landingHtml(base(c), document.description, collections) });
   });
 
   app.get('/conformance', (c) => sendDocument(c, 'Conformance', conformance()));

@@ -36,7 +36,8 @@ export function landingPage(base: string): { title: string; description: string;
   return {
     title: SERVICE_TITLE,
     description:
-      'OGC API - Tiles over STAC items and Cloud-Optimized GeoTIFFs for the TerraMind Earth-observation modalities.',
+      'TerraMind Earth-observation modalities as OGC API - Tiles (map and coverage tiles, TileJSON, XYZ): real inputs from STAC items ' +
+      'and Cloud-Optimized GeoTIFFs, and modalities generated from them on demand; OGC API - Processes runs generation over an area.',
     links: [
       ...selfAndAlternate(base, '/', [], 'This document'),
       { href: `${base}/api`, rel: 'service-desc', type: MEDIA.openapi, title: 'OpenAPI 3.0 definition' },
