@@ -1,12 +1,15 @@
 /**
- * Lets chips whose inputs are read start the model together. onnxruntime-node runs a session synchronously on the
- * main thread, so a chip that starts its model as soon as its own inputs arrive blocks the event loop for its
- * whole diffusion loop: the other chips' source reads (HTTP, decoding) barely progress, finish after it, and run
- * the model alone in a second wave instead of sharing its ONNX runs through the batcher.
+ * Lets chips whose inputs are read start the model together. A tile's chips finish reading their inputs (range
+ * reads, decoding, warping) tens to hundreds of milliseconds apart, longer than the batcher waits for company
+ * (BATCH_MAX_WAIT_MS, 10 ms): a chip that starts its model as soon as its own inputs arrive runs its embedding,
+ * encoder and decoder alone, and the later chips run theirs in further ONNX runs instead of sharing them.
+ * (The gate was added while ONNX runs blocked the event loop, which made the stragglers' reads wait for the first
+ * chips' whole diffusion loop. Sessions now run in a worker thread and the reads progress meanwhile, but the
+ * spread remains: bench:generation with the gate disabled ran extra ONNX runs in 15 of 60 cache-miss tiles, up to
+ * 10 instead of 5 for LULC; with it, none did. Wall/model ratios were the same within noise either way.)
  *
  * A chip with its inputs read waits until no chip is reading any more (then every waiting chip is released in the
- * same turn, so the batcher stacks them), or at most `maxWaitMs`, so that reads starved by another wave's model
- * runs delay nobody for long.
+ * same turn, so the batcher stacks them), or at most `maxWaitMs`, so that a slow read delays nobody for long.
  */
 export class InputGate {
   private reading = 0;

@@ -122,7 +122,8 @@ export function createModelRuntime(config: RuntimeConfig, logger?: Logger, optio
     maxWaitMs: config.BATCH_MAX_WAIT_MS,
     // A lone request has nobody to wait for: run it at once.
     shouldWait: () => active > 1,
-    run: (part, feeds) => sessions.run(part, feeds),
+    // Stacked feeds are the batcher's fresh copies: they move to the worker thread; a lone caller's are copied.
+    run: (part, feeds, stacked) => sessions.run(part, feeds, { transferInputs: stacked }),
     onRun: (part, rows, callers) => {
       if (callers > 1) batchedRuns += 1;
       options.onRun?.(part, rows, callers);

@@ -14,7 +14,8 @@
  * 3. Burst of 20 DEM tiles of one map view (5 x 4 at zoom 16) at concurrency 8, batcher on (BATCH_MAX_SIZE 8) and
  *    off (BATCH_MAX_SIZE 1), each in a fresh child process (fresh app, cache and RSS): tiles/s, chips generated
  *    against the minimum (unique chips over those tiles from src/generation/lattice.ts), ONNX runs and rows per
- *    run (the runtime's onRun hook), peak RSS sampled every 50 ms during the burst.
+ *    run (the runtime's onRun hook), /health latency polled every 20 ms during the burst (how long the service
+ *    keeps other clients waiting while it generates), peak RSS sampled every 50 ms during the burst.
  * 4. Bytes per cached chip per output: the encoded chip objects the engine put in the memory cache store.
  *
  * Env: BENCH_REPEAT (section 1 repetitions, default 3), BENCH_HITS (cache-hit requests at concurrency 1, default
@@ -50,8 +51,8 @@ const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? '1,2,3,4').split(',').ma
 const MOSAIC_CENTRE: [number, number] = [34.08476, -3.42017];
 const WEB_MERCATOR = getTileMatrixSet('WebMercatorQuad');
 /**
- * The service's default fetch timeout instead of the tests' 5 s: ONNX runs block the event loop, and on a loaded
- * machine a source read waiting behind them can pass 5 s (a 502) while the service default would not.
+ * The service's default fetch timeout instead of the tests' 5 s: on a loaded machine a source read competing with
+ * the ONNX threads for the cores can pass 5 s (a 502) while the service default would not.
  */
 const SERVICE_TIMEOUTS = { FETCH_TIMEOUT_MS: '15000' };
 
@@ -131,6 +132,17 @@ async function burstChild(batch: number, inputsUrl: string) {
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
   const latencies: number[] = [];
   let next = 0;
+  // A liveness probe polls /health throughout the burst: how long the service keeps others waiting meanwhile.
+  const health: number[] = [];
+  let bursting = true;
+  const prober = (async () => {
+    while (bursting) {
+      const t0 = performance.now();
+      await (await app.get('/health')).arrayBuffer();
+      health.push(performance.now() - t0);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: 8 }, async () => {
@@ -144,6 +156,9 @@ async function burstChild(batch: number, inputsUrl: string) {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  bursting = false;
+  await prober;
+  health.sort((a, b) => a - b);
   clearInterval(sampler);
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
   const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024;
@@ -161,6 +176,8 @@ async function burstChild(batch: number, inputsUrl: string) {
     runs: runs.length,
     rows: runs.reduce((s, r) => s + r, 0),
     maxRows: Math.max(...runs),
+    healthP50: percentile(health, 0.5),
+    healthMax: health.at(-1)!,
     rssBefore,
     peakRss,
     hwm,
@@ -213,7 +230,8 @@ async function cacheMisses({ app, inputsUrl, calls, original, onnxRuns }: Bench)
       const [row, col] = slippyTile(...MOSAIC_CENTRE, z);
       const rows: number[][] = [];
       let counted = '';
-      let runs = '';
+      const tileRunsPerSeed: number[] = [];
+      const replayRunsPerSeed: number[] = [];
       for (let k = 0; k < REPEAT; k += 1) {
         seed += 1;
         calls.length = 0;
@@ -239,7 +257,8 @@ async function cacheMisses({ app, inputsUrl, calls, original, onnxRuns }: Bench)
         const replayed = await Promise.all(made.map((call) => original(call.request)));
         const model = performance.now() - m0;
         const cpuModel = cpuMs(process.cpuUsage(cpu1));
-        runs = `${tileRuns} / ${onnxRuns() - runsBefore - tileRuns}`;
+        tileRunsPerSeed.push(tileRuns);
+        replayRunsPerSeed.push(onnxRuns() - runsBefore - tileRuns);
         replayed.forEach((result, i) => {
           const a = result.outputs[output]!.bands[0]!;
           const b = made[i]!.result.outputs[output]!.bands[0]!;
@@ -253,11 +272,11 @@ async function cacheMisses({ app, inputsUrl, calls, original, onnxRuns }: Bench)
       const col5 = (i: number) => median(rows.map((r) => r[i]!));
       const ratio = median(rows.map((r) => r[0]! / r[1]!));
       const cells = [0, 1, 2, 3, 4, 5].map((i) => col5(i).toFixed(0)).join(' | ');
-      log(`| ${output} ${z}/${row}/${col} | ${counted} | ${runs} | ${cells} | ${ratio.toFixed(3)} | ${col5(6).toFixed(0)} / ${col5(7).toFixed(0)} | ${col5(8).toFixed(2)} |`);
+      log(`| ${output} ${z}/${row}/${col} | ${counted} | ${tileRunsPerSeed.join(',')} / ${replayRunsPerSeed.join(',')} | ${cells} | ${ratio.toFixed(3)} | ${col5(6).toFixed(0)} / ${col5(7).toFixed(0)} | ${col5(8).toFixed(2)} |`);
       cpuRatios.push(col5(8));
     }
   }
-  log('(medians over the seeds, runs of the last seed; model = the captured generate() requests replayed concurrently in this');
+  log('(medians over the seeds, ONNX runs of every seed; model = the captured generate() requests replayed concurrently in this');
   log(' process after the tile, outputs checked identical; before/after = wall time before the first and after the last chip generation;');
   log(' CPU = process user + system time, all threads (ONNX Runtime pools included): less sensitive to other load than wall time)');
 
@@ -302,15 +321,15 @@ async function cacheHits(app: TestApp, hitPath: string) {
 async function bursts(inputsUrl: string) {
   log('');
   log(`## 3. burst: 20 DEM tiles (5x4 at zoom 16 over the mosaic centre), concurrency 8, each config in a fresh process (this one idles; load ${load()})`);
-  log('| BATCH_MAX_SIZE | chip concurrency | seconds | tiles/s | tile p50 / max ms | chips (engine / model calls) | minimum chips | ONNX runs | rows per run (mean / max) | RSS before / peak during burst | VmHWM |');
-  log('|---|---|---|---|---|---|---|---|---|---|---|');
+  log('| BATCH_MAX_SIZE | chip concurrency | seconds | tiles/s | tile p50 / max ms | chips (engine / model calls) | minimum chips | ONNX runs | rows per run (mean / max) | /health p50 / max ms | RSS before / peak during burst | VmHWM |');
+  log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   const results = [];
   for (const batch of BURST_BATCH) {
     const b = await runBurstChild(batch, inputsUrl);
     results.push(b);
     log(
       `| ${b.batch} | ${b.concurrency} | ${b.seconds.toFixed(1)} | ${b.tilesPerSecond.toFixed(2)} | ${b.p50.toFixed(0)} / ${b.max.toFixed(0)} | ${b.generated} / ${b.modelCalls} | ${b.minimum} | ` +
-        `${b.runs} | ${(b.rows / b.runs).toFixed(2)} / ${b.maxRows} | ${mib(b.rssBefore)} / ${mib(b.peakRss)} | ${mib(b.hwm)} |`,
+        `${b.runs} | ${(b.rows / b.runs).toFixed(2)} / ${b.maxRows} | ${b.healthP50.toFixed(1)} / ${b.healthMax.toFixed(0)} | ${mib(b.rssBefore)} / ${mib(b.peakRss)} | ${mib(b.hwm)} |`,
     );
   }
   log('(chip concurrency: GENERATION_CONCURRENCY, whose default 0 follows BATCH_MAX_SIZE; chips: engine = stats().generated, which counts');
@@ -389,7 +408,7 @@ async function main() {
   }
   if (SECTIONS.has(3)) {
     const results = await bursts(inputs.url);
-    summary.push(`burst ${results.map((b) => `batch ${b.batch}: ${b.tilesPerSecond.toFixed(2)} tiles/s, ${b.modelCalls}/${b.minimum} chips, ${b.runs} runs`).join('; ')}`);
+    summary.push(`burst ${results.map((b) => `batch ${b.batch}: ${b.tilesPerSecond.toFixed(2)} tiles/s, ${b.modelCalls}/${b.minimum} chips, ${b.runs} runs, /health max ${b.healthMax.toFixed(0)} ms`).join('; ')}`);
   }
   if (SECTIONS.has(4)) summary.push(`median bytes/chip ${(await chipBytes(bench)).join(', ')}`);
   await app.close();
