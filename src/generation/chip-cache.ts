@@ -83,6 +83,13 @@ export class ChipCache {
         if (!(await this.leases.heldByOther(key).catch(() => false))) break;
       }
     }
+    // The other instance may have stored the chip and released its lease between our lookups (or before we took
+    // the lease): one more look costs a GET, a second generation costs model time.
+    const meanwhile = await this.load(key);
+    if (meanwhile) {
+      if (leased) await this.leases.release(key).catch(() => undefined);
+      return { values: meanwhile, origin: 'peer' };
+    }
     const bytes = encodeChip(await generate());
     const values = this.remember(key, decodeChip(bytes));
     try {
