@@ -106,22 +106,27 @@
     document.body.dataset.tilesLoaded = String(counts.loaded);
   }
 
-  /** Progress from OpenLayers' own tile events (chips generate while their tiles are pending). */
+  /**
+   * Progress from OpenLayers' own tile events (chips generate while their tiles are pending). A source from an
+   * earlier build keeps finishing the tiles it had in flight after rebuild() zeroed the counts: its events are
+   * ignored, or the counts would drift (pending below zero, never settling).
+   */
   function watch(source) {
-    source.on('tileloadstart', () => {
-      counts.pending += 1;
+    const owner = build;
+    const count = (change) => () => {
+      if (owner !== build) return;
+      change();
       showProgress();
-    });
-    source.on('tileloadend', () => {
+    };
+    source.on('tileloadstart', count(() => (counts.pending += 1)));
+    source.on('tileloadend', count(() => {
       counts.pending -= 1;
       counts.loaded += 1;
-      showProgress();
-    });
-    source.on('tileloaderror', () => {
+    }));
+    source.on('tileloaderror', count(() => {
       counts.pending -= 1;
       counts.failed += 1;
-      showProgress();
-    });
+    }));
   }
 
   /** Fetches a TileJSON (so a refusal shows its OGC exception detail) and makes a tile layer from it. */
