@@ -165,7 +165,7 @@ describe('ONNX sessions in a worker thread', { timeout: 180_000 }, () => {
     for (const name of ['tokens', 'emb']) expect(bytesOf(out[name]!).equals(bytesOf(alone[name] as ort.Tensor & { data: Float32Array }))).toBe(true);
   });
 
-  it('close() releases the sessions and ends the worker thread; a later run starts a fresh one', async () => {
+  it('close() releases the sessions and ends the worker thread; later runs are refused and start no thread', async () => {
     const own = new ModelSessions(pkg, { executionProviders: ['cpu'], intraOpThreads: THREADS, interOpThreads: 0 });
     await own.run('unet_DEM.onnx', unetFeeds(1));
     await own.run('decoder_LULC.onnx', { code: f32([1, 5, 14, 14], () => rng.uniform()) });
@@ -173,9 +173,11 @@ describe('ONNX sessions in a worker thread', { timeout: 180_000 }, () => {
     await own.close();
     // The worker thread and each session's intra-op pool thread (THREADS - 1 besides the calling one) are gone.
     expect(open - threadCount()).toBeGreaterThanOrEqual(1 + 2 * (THREADS - 1));
-    const again = await own.run('unet_DEM.onnx', unetFeeds(1));
-    expect(again.x0!.dims).toEqual([1, 1, 224, 224]);
-    expect(own.runs).toBe(3);
+    const closed = threadCount();
+    await expect(own.run('unet_DEM.onnx', unetFeeds(1))).rejects.toThrow(/model sessions of terramind-v1-test-random are closed/);
+    await expect(own.run('encoder.onnx', {})).rejects.toThrow(/are closed/);
+    expect(threadCount()).toBe(closed);
+    expect(own.runs).toBe(2);
     await own.close();
   });
 

@@ -42,6 +42,7 @@ export class ModelSessions {
   /** Providers that failed to create a session; later sessions skip them. */
   readonly unavailable = new Set<ExecutionProvider>();
   private announced = false;
+  private closed = false;
 
   constructor(
     readonly pkg: ModelPackage,
@@ -50,6 +51,10 @@ export class ModelSessions {
   ) {}
 
   private open(file: string) {
+    // Closed is final: a run that outlives close() (work abandoned at shutdown) would start a fresh worker thread
+    // and create a session in it, and a process that exits while onnxruntime creates a session aborts (SIGABRT,
+    // "terminate called after throwing an instance of 'Napi::Error'").
+    if (this.closed) return Promise.reject(new Error(`the model sessions of ${this.pkg.manifest.name} are closed`));
     let pending = this.sessions.get(file);
     if (!pending) {
       pending = this.create(file);
@@ -98,6 +103,7 @@ export class ModelSessions {
   /** Runs one ONNX file on plain typed-array tensors (in the worker thread; see RunOptions for the inputs' buffers). */
   async run(file: string, feeds: Feeds, options: RunOptions = {}): Promise<Feeds> {
     await this.open(file);
+    if (this.closed) throw new Error(`the model sessions of ${this.pkg.manifest.name} are closed`);
     let results;
     try {
       results = await this.host.run(file, feeds, options.transferInputs ?? false);
@@ -127,8 +133,9 @@ export class ModelSessions {
     return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
   }
 
-  /** Releases every session and ends the worker thread (a later run starts a fresh one). */
+  /** Releases every session and ends the worker thread; later runs are refused. */
   async close(): Promise<void> {
+    this.closed = true;
     const all = [...this.sessions.values()];
     this.sessions.clear();
     // Let creations under way finish first, so the worker's release covers them.
