@@ -100,3 +100,18 @@ describe('job stores', () => {
     expect(() => config({ JOB_HEARTBEAT_MS: '10000', JOB_STALE_MS: '15000' })).toThrow(/JOB_STALE_MS must be more than twice JOB_HEARTBEAT_MS/);
   });
 });
+
+describe('job ids', () => {
+  it('sort newest first even when several are made in the same millisecond, and carry their creation time', async () => {
+    const { JobRepository, createdAt } = await import('../src/jobs/repository.js');
+    const at = Date.UTC(2026, 11, 2, 1, 2, 3, 4);
+    const repository = new JobRepository(new MemoryObjectStore(), { staleMs: 60_000, now: () => at });
+    const ids = Array.from({ length: 5 }, () => repository.newJobId());
+    // Store keys are listed in ascending order: the last made must come first.
+    expect([...ids].sort()).toEqual([...ids].reverse());
+    expect(ids.map(createdAt)).toEqual([at, at + 1, at + 2, at + 3, at + 4]);
+    for (const id of ids) expect(repository.isJobId(id)).toBe(true);
+    // A later clock reading is used as it is.
+    expect(createdAt(repository.newJobId(at + 1000))).toBe(at + 1000);
+  });
+});

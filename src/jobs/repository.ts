@@ -15,7 +15,9 @@ import type { JobRecord, JobResults, JobStatus } from './types.js';
  * heartbeat is older than `staleMs` belongs to an instance that died: reading it reports it failed (and
  * records that), unless this instance still holds it.
  */
-const TIME_BASE = 1e16;
+// Below 2^53, so that TIME_BASE - now is an exact integer: at 1e16 doubles are 2 apart there, and jobs made one
+// millisecond apart got the same time part (and a creation time off by one).
+const TIME_BASE = 9e15;
 const ID = /^[0-9a-z]{11}-[0-9a-f]{12}$/;
 
 export interface JobListFilter {
@@ -36,13 +38,22 @@ export interface JobRepositoryOptions {
 }
 
 export class JobRepository {
+  private lastIdTime = 0;
+
   constructor(
     readonly store: ObjectStore,
     private readonly options: JobRepositoryOptions,
   ) {}
 
+  /**
+   * The time part never repeats on this instance: two jobs created in the same millisecond get consecutive
+   * milliseconds, so /jobs lists them newest first rather than by their random suffixes. (Across instances,
+   * jobs of one millisecond stay in suffix order.)
+   */
   newJobId(now = this.now()): string {
-    return `${(TIME_BASE - now).toString(36).padStart(11, '0')}-${randomBytes(6).toString('hex')}`;
+    const time = Math.max(now, this.lastIdTime + 1);
+    this.lastIdTime = time;
+    return `${(TIME_BASE - time).toString(36).padStart(11, '0')}-${randomBytes(6).toString('hex')}`;
   }
 
   isJobId(id: string): boolean {
