@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -222,11 +222,94 @@ describe('STAC items', () => {
     const missingBands = (await opener.open(`${stac.url}/item.json`, 'S2L2A').catch((e) => e)) as OgcError;
     expect(missingBands).toBeInstanceOf(OgcError);
     expect(missingBands.status).toBe(400);
+    expect(missingBands.detail).toMatch(/^Item "mixed-resolution-s1" lacks bands B01 \(B1\/coastal\), .*, B12 \(swir22\) needed for S2L2A; assets found: vv, vh$/);
+    // The user named a JSON document that is not an item: their input is wrong (400), not the upstream (502).
     const notItem = (await opener.open(`${stac.url}/not-an-item.json`, 'DEM').catch((e) => e)) as OgcError;
     expect(notItem).toBeInstanceOf(OgcError);
-    expect(notItem.status).toBeGreaterThanOrEqual(400);
+    expect(notItem.status).toBe(400);
+    expect(notItem.detail).toMatch(/^Not a usable STAC Item: type: type must be "Feature" \(a STAC Item\); id: /);
     const broken = (await opener.open(`${stac.url}/broken.json`, 'DEM').catch((e) => e)) as OgcError;
     expect(broken.status).toBe(502);
     expect(broken.detail).toMatch(/does not parse/);
+  });
+});
+
+describe('scale and offset through the reader (model = stored * scale + offset)', () => {
+  const CHIP38 = '38D_378R_2_3';
+  let dir: string;
+  let items: FixtureServer;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sources-scale-'));
+    const stac11 = JSON.parse(readFileSync(join(FIXTURES, 'stac-local/stac11-s2l2a-chip.json'), 'utf8'));
+    // Reflectance r = DN * 5e-5 - 0.05; TerraMind's DN = r * 10000 + 1000 = DN * 0.5 + 500 (docs/inputs.md).
+    for (const band of stac11.assets.reflectance.bands) {
+      band['raster:scale'] = 0.00005;
+      band['raster:offset'] = -0.05;
+      delete band.nodata;
+    }
+    stac11.assets.reflectance.href = `${server.url}/terramind-examples/S2L2A/${CHIP38}.tif`;
+    writeFileSync(join(dir, 's2-half-scale.json'), JSON.stringify(stac11));
+    // A DEM stored in half metres below a datum 100 m down, with one stored value declared as no data.
+    const dem = {
+      type: 'Feature',
+      stac_version: '1.1.0',
+      id: 'dem-half-metres',
+      bbox: [34.0559389, -3.411475, 34.0761233, -3.3912357],
+      geometry: null,
+      properties: { datetime: '2020-07-14T07:57:21Z', 'proj:code': 'EPSG:32736' },
+      links: [],
+      assets: {
+        data: {
+          href: `${server.url}/terramind-examples/DEM/${CHIP38}.tif`,
+          type: 'image/tiff; application=geotiff',
+          roles: ['data'],
+          bands: [{ name: 'elevation', data_type: 'int16', nodata: 1214, 'raster:scale': 0.5, 'raster:offset': -100 }],
+        },
+      },
+    };
+    writeFileSync(join(dir, 'dem-half-metres.json'), JSON.stringify(dem));
+    items = await startFixtureServer(dir);
+  });
+  afterAll(async () => {
+    await items.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('DEM: every pixel is stored * 0.5 - 100, and the declared no-data value (compared as stored) is masked to 0', async () => {
+    const opener = createSourceOpener({ fetch });
+    const reader = await opener.open(`${items.url}/dem-half-metres.json`, 'DEM');
+    const { grid, bands } = await readDirect(`terramind-examples/DEM/${CHIP38}.tif`);
+    const raster = await reader.read(grid);
+    const stored = bands[0]!;
+    let masked = 0;
+    let wrong = 0;
+    for (let i = 0; i < stored.length; i++) {
+      if (stored[i] === 1214) {
+        masked++;
+        if (raster.mask[i] !== 0 || raster.bands[0]![i] !== 0) wrong++;
+      } else if (raster.mask[i] !== 255 || raster.bands[0]![i] !== stored[i]! * 0.5 - 100) wrong++;
+    }
+    expect(masked).toBe(1807); // how often 1214 occurs in the chip
+    expect(wrong).toBe(0);
+    // Two pixels by hand: the first stored value 1214 is no data; stored 1192 (the chip minimum) is 496 m.
+    expect(raster.bands[0]![0]).toBe(0);
+    const lowest = Array.prototype.indexOf.call(stored, 1192);
+    expect(raster.bands[0]![lowest]).toBe(496);
+  });
+
+  it('S2L2A: every band of a multi-band asset is stored * 0.5 + 500 in its own position', async () => {
+    const opener = createSourceOpener({ fetch });
+    const reader = await opener.open(`${items.url}/s2-half-scale.json`, 'S2L2A');
+    const { grid, bands } = await readDirect(`terramind-examples/S2L2A/${CHIP38}.tif`);
+    const raster = await reader.read(grid);
+    expect(raster.bandNames).toEqual([...MODALITIES.S2L2A.bands]);
+    expect(raster.mask.every((m) => m === 255)).toBe(true);
+    bands.forEach((band, k) => {
+      let wrong = 0;
+      for (let i = 0; i < band.length; i++) if (raster.bands[k]![i] !== band[i]! * 0.5 + 500) wrong++;
+      expect(wrong, `band ${MODALITIES.S2L2A.bands[k]}`).toBe(0);
+    });
+    // One value by hand: B04 (red) at pixel 0.
+    expect(raster.bands[3]![0]).toBe(bands[3]![0]! / 2 + 500);
   });
 });
