@@ -4,6 +4,7 @@ import { createApp } from '../../src/app.js';
 import type { CollectionConfig } from '../../src/collections/config.js';
 import { loadConfig } from '../../src/config.js';
 import { MemoryCacheStore } from '../../src/cache/memory-store.js';
+import type { CacheStore } from '../../src/cache/store.js';
 import { createContext, type AppContext } from '../../src/http/context.js';
 import { startFixtureServer, type FixtureServer } from './fixture-server.js';
 
@@ -22,7 +23,7 @@ export interface TestApp {
 }
 
 export async function startTestApp(
-  options: { collections?: CollectionConfig[]; env?: Record<string, string>; allowHosts?: string[] } = {},
+  options: { collections?: CollectionConfig[]; env?: Record<string, string>; allowHosts?: string[]; cacheStore?: CacheStore } = {},
 ): Promise<TestApp> {
   const fixtures = await startFixtureServer();
   const fixtureHost = new URL(fixtures.url).host;
@@ -34,7 +35,7 @@ export async function startTestApp(
     ...options.env,
   });
   const ctx = createContext(config, {
-    cacheStore: new MemoryCacheStore(64 * 1024 * 1024),
+    cacheStore: options.cacheStore ?? new MemoryCacheStore(64 * 1024 * 1024),
     collections: options.collections,
   });
   const app = createApp(ctx);
