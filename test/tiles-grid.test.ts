@@ -17,6 +17,16 @@ const webMercator = getTileMatrixSet('WebMercatorQuad');
 const crs84 = getTileMatrixSet('WorldCRS84Quad');
 const HALF = 20037508.3427892;
 
+function errorOf(fn: () => unknown): OgcError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof OgcError) return error;
+    throw error;
+  }
+  throw new Error('expected an OgcError');
+}
+
 function statusOf(fn: () => unknown): number | undefined {
   try {
     fn();
@@ -153,5 +163,34 @@ describe('tile validation', () => {
     ['row outside the limits', '12', '0', '0', 404],
   ])('%s -> %i', (_name, z, row, col, status) => {
     expect(statusOf(tile(z, row, col))).toBe(status);
+  });
+
+  it('names the matrix size for the first row and column past its edge (row = matrixHeight, col = matrixWidth)', () => {
+    // Level 2 of WebMercatorQuad is 4x4 tiles: rows and columns 0..3.
+    const outside = 'is outside the matrix (4 rows x 4 cols).';
+    for (const withLimits of [undefined, tileMatrixSetLimits(webMercator, [-180, -85, 180, 85], 5)]) {
+      const resolve = (row: string, col: string) => () => resolveTile(webMercator, { tileMatrix: '2', tileRow: row, tileCol: col }, withLimits);
+      expect(resolveTile(webMercator, { tileMatrix: '2', tileRow: '3', tileCol: '3' }, withLimits)).toMatchObject({ tileRow: 3, tileCol: 3 });
+      for (const [row, col] of [['4', '0'], ['0', '4'], ['4', '4'], ['5', '3']]) {
+        const error = errorOf(resolve(row, col));
+        expect(error.status).toBe(404);
+        expect(error.detail).toBe(`Tile 2/${row}/${col} ${outside}`);
+      }
+    }
+  });
+
+  it('names the limits for a tile inside the matrix but outside the collection', () => {
+    const [row, col] = slippyTile(23.7, 32.0, 12);
+    const limit = limits[12]!;
+    const error = errorOf(tile('12', String(limit.maxTileRow + 1), String(col)));
+    expect(error.status).toBe(404);
+    expect(error.detail).toBe(
+      `Tile 12/${limit.maxTileRow + 1}/${col} is outside this collection's limits (rows ${limit.minTileRow}..${limit.maxTileRow}, cols ${limit.minTileCol}..${limit.maxTileCol}).`,
+    );
+    expect(errorOf(tile('15', String(row), String(col))).detail).toBe('Tile matrix 15 is not available for this collection (levels 0..14).');
+    expect(errorOf(tile('25', '0', '0')).detail).toBe("Tile matrix '25' is not in WebMercatorQuad (levels 0..24).");
+    expect(errorOf(tile('12', '-1', '5')).detail).toBe("tileRow must be a non-negative integer, got '-1'.");
+    expect(errorOf(tile('12', '1', '2.5')).detail).toBe("tileCol must be a non-negative integer, got '2.5'.");
+    expect(errorOf(tile('z12', '1', '1')).detail).toBe("tileMatrix must be a non-negative integer, got 'z12'.");
   });
 });
