@@ -207,7 +207,8 @@ describe('generateTiled on the committed random package', { timeout: 120_000 }, 
     expect(await refusal(generateTiled(runtime, { inputs: { S2L2A: chip, S1RTC: { ...chip, width: 225 } }, outputs: ['DEM'] }))).toBe(notAligned);
     expect(await refusal(generateTiled(runtime, { inputs: { S2L2A: chip, S1RTC: { ...chip, height: 225 } }, outputs: ['DEM'] }))).toBe(notAligned);
     // A difference below the tolerance (1e-6 relative) is the same grid.
-    const nudged = { ...s1, transform: s1.transform.map((v, i) => (i === 2 ? v * (1 + 1e-9) : v)) as Raster['transform'] };
+    const [a, b, c, d, e, f] = s1.transform;
+    const nudged: Raster = { ...s1, transform: [a, b, c * (1 + 1e-9), d, e, f] };
     const small = { ...chip, width: 200, height: 200 };
     expect(await refusal(generateTiled(runtime, { inputs: { S2L2A: small }, outputs: ['DEM'] }))).toBe('Inputs must be at least 224 pixels wide and high, got 200.');
     const ok = await generateTiled(runtime, { inputs: { S2L2A: chip, S1RTC: nudged }, outputs: ['DEM'], seed: 1, timesteps: 1 });
