@@ -12,15 +12,22 @@
  * to read a surviving mutant.
  */
 
-/** Room -> files to mutate. A new room is one line (the chip engine: `generation: ['src/generation/**\/*.ts'],`). */
+/**
+ * Room -> the files to mutate and the test files that can see them (globs). Each mutant runs only the tests among
+ * these that execute its code (perTest coverage). A new room is one line, e.g. the chip engine:
+ *   generation: { mutate: ['src/generation/**\/*.ts'], tests: ['test/generation*.test.ts', 'test/model-tiled.test.ts'] },
+ */
 export const ROOMS = {
-  grid: ['src/grid/**/*.ts'],
-  stac: ['src/stac/**/*.ts'],
-  sources: ['src/sources/**/*.ts'],
-  warp: ['src/raster/warp.ts'],
-  model: ['src/model/schedule.ts', 'src/model/sampling.ts', 'src/model/fsq.ts', 'src/model/tiled.ts'],
-  keys: ['src/cache/keys.ts'],
-  'address-policy': ['src/net/address-policy.ts'],
+  grid: { mutate: ['src/grid/**/*.ts'], tests: ['test/tiles-grid.test.ts', 'test/ogc-errors.test.ts', 'test/tiles-service.test.ts'] },
+  stac: { mutate: ['src/stac/**/*.ts'], tests: ['test/stac-*.test.ts', 'test/sources-open.test.ts'] },
+  sources: { mutate: ['src/sources/**/*.ts'], tests: ['test/sources-open.test.ts', 'test/tiles-service.test.ts', 'test/ogc-errors.test.ts'] },
+  warp: { mutate: ['src/raster/warp.ts'], tests: ['test/raster-*.test.ts', 'test/sources-open.test.ts', 'test/tiles-service.test.ts'] },
+  model: {
+    mutate: ['src/model/schedule.ts', 'src/model/sampling.ts', 'src/model/fsq.ts', 'src/model/tiled.ts'],
+    tests: ['test/model-units.test.ts', 'test/model-tiled.test.ts', 'test/model-generate.test.ts', 'test/model-equivalence.test.ts'],
+  },
+  keys: { mutate: ['src/cache/keys.ts'], tests: ['test/cache-*.test.ts', 'test/tiles-service.test.ts'] },
+  'address-policy': { mutate: ['src/net/address-policy.ts'], tests: ['test/net-*.test.ts'] },
 };
 
 const selected = (process.env.MUTATION_ROOMS ?? '')
@@ -32,16 +39,18 @@ for (const room of selected) {
 }
 const rooms = selected.length > 0 ? selected : Object.keys(ROOMS);
 const name = selected.length > 0 ? rooms.join('+') : 'all';
+process.env.MUTATION_TESTS = [...new Set(rooms.flatMap((room) => ROOMS[/** @type {keyof typeof ROOMS} */ (room)].tests))].join(',');
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
-  // Each Stryker test process runs one vitest worker thread; `related` narrows the files to those importing the mutated code.
-  vitest: { configFile: 'vitest.config.ts', related: true },
+  // Each Stryker test process runs one vitest worker thread over the rooms' test files (MUTATION_TESTS, read by
+  // test/mutation.vitest.config.ts; child processes inherit it); `related` keeps those importing the mutated code.
+  vitest: { configFile: 'test/mutation.vitest.config.ts', related: true },
   checkers: ['typescript'],
   tsconfigFile: 'tsconfig.json',
   typescriptChecker: { prioritizePerformanceOverAccuracy: true },
-  mutate: rooms.flatMap((room) => ROOMS[/** @type {keyof typeof ROOMS} */ (room)]),
+  mutate: rooms.flatMap((room) => ROOMS[/** @type {keyof typeof ROOMS} */ (room)].mutate),
   // Per test: each mutant runs only the tests that execute its code.
   coverageAnalysis: 'perTest',
   concurrency: 1,
