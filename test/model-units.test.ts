@@ -52,6 +52,21 @@ describe('DDIM schedule', () => {
     expect(alphasCumprod({ ...DIFFUSION, zeroTerminalSnr: false })[999]).toBeGreaterThan(0);
   });
 
+  it('is the cumulative product of 1 - beta over linear betas, then rescaled as sqrt(abar) shifted to end at 0', () => {
+    // Three steps, betas 0.1, 0.2, 0.3 by hand: abar = 0.9, 0.72, 0.504.
+    const small = { numTrainTimesteps: 3, betaStart: 0.1, betaEnd: 0.3, zeroTerminalSnr: false, clipSample: 1 };
+    const plain = alphasCumprod(small);
+    [0.9, 0.72, 0.504].forEach((value, t) => expect(plain[t]).toBeCloseTo(value, 12));
+    // Rescaled (Lin et al. 2024, as diffusers does it): s = sqrt(abar); s' = (s - s_last) * s_0 / (s_0 - s_last); abar' = s'^2.
+    const s = [0.9, 0.72, 0.504].map(Math.sqrt);
+    const rescaled = alphasCumprod({ ...small, zeroTerminalSnr: true });
+    s.forEach((value, t) => expect(rescaled[t]).toBeCloseTo((((value - s[2]!) * s[0]!) / (s[0]! - s[2]!)) ** 2, 12));
+    expect(rescaled[1]).toBeCloseTo(0.30329109453793435, 12);
+    expect(rescaled[2]).toBe(0);
+    // One training step: the single beta is betaStart.
+    expect([...alphasCumprod({ ...small, numTrainTimesteps: 1 })]).toEqual([0.9]);
+  });
+
   it('spaces timesteps as trailing arange(1000, 0, -1000//T) - 1', () => {
     expect(trailingTimesteps(10)).toEqual([999, 899, 799, 699, 599, 499, 399, 299, 199, 99]);
     const fifty = trailingTimesteps(50);
@@ -61,7 +76,44 @@ describe('DDIM schedule', () => {
     expect(trailingTimesteps(1)).toEqual([999]);
     // literally arange: a T that does not divide 1000 gets one more step (as the reference runner does)
     expect(trailingTimesteps(3)).toEqual([999, 666, 333, 0]);
-    expect(() => trailingTimesteps(0)).toThrow();
+    expect(trailingTimesteps(2, 10)).toEqual([9, 4]);
+    const thousand = trailingTimesteps(1000);
+    expect([thousand.length, thousand[0], thousand.at(-1)]).toEqual([1000, 999, 0]);
+    for (const bad of [0, 1.5, 1001, Number.NaN]) {
+      expect(() => trailingTimesteps(bad)).toThrow(`timesteps must be an integer in [1, 1000], got ${bad}`);
+    }
+    expect(() => trailingTimesteps(11, 10)).toThrow('timesteps must be an integer in [1, 10], got 11');
+  });
+
+  it('takes the previous alpha from the table down to timestep 0, and 1 below it', () => {
+    const table = alphasCumprod(DIFFUSION);
+    // T = 3: timesteps 999, 666, 333, 0 with ratio 333; the step at 333 looks back to t = 0 exactly.
+    const steps = ddimSteps(DIFFUSION, 3);
+    expect(steps.map((step) => step.t)).toEqual([999, 666, 333, 0]);
+    expect(steps.map((step) => step.alphaBar)).toEqual([table[999], table[666], table[333], table[0]]);
+    expect(steps.map((step) => step.alphaBarPrev)).toEqual([table[666], table[333], table[0], 1]);
+  });
+
+  it('clamps to [-limit, limit] in place', () => {
+    const x = new Float32Array([2, -2, 0.5, 1, -1, -0.75]);
+    expect(clampInPlace(x, 0.75)).toBe(x);
+    expect([...x]).toEqual([0.75, -0.75, 0.5, 0.75, -0.75, -0.75]);
+  });
+
+  it('is a DDIM step at a middle timestep: sqrt(a_prev) x0 + sqrt(1 - a_prev) (x - sqrt(a) x0) / sqrt(1 - a)', () => {
+    // x0 inside [-1, 1], where the raw and the clamped prediction are the same (issue 6 changes only the other case).
+    const step = ddimSteps(DIFFUSION, 10)[3]!;
+    const table = alphasCumprod(DIFFUSION);
+    expect([step.t, step.alphaBar, step.alphaBarPrev]).toEqual([699, table[699], table[599]]);
+    const x = [0.3, -0.7, 1.2, 0];
+    const x0 = [0.5, -0.25, 0.9, -1];
+    const out = ddimUpdate(new Float32Array(x), new Float32Array(x0), step);
+    const a = step.alphaBar;
+    const p = step.alphaBarPrev;
+    x.forEach((xt, i) => {
+      const eps = (Math.fround(xt) - Math.sqrt(a) * Math.fround(x0[i]!)) / Math.sqrt(1 - a);
+      expect(out[i]).toBeCloseTo(Math.sqrt(p) * Math.fround(x0[i]!) + Math.sqrt(1 - p) * eps, 6);
+    });
   });
 
   it('uses prev alpha 1 at the last step, so the result is the clamped x0', () => {
