@@ -12,5 +12,9 @@ const files = (process.env.MUTATION_TESTS ?? '').split(',').filter(Boolean);
 export default defineConfig({
   ...base,
   root: fileURLToPath(new URL('..', import.meta.url)),
-  test: { ...base.test, include: files.length > 0 ? files : base.test?.include },
+  test: {
+    ...base.test,
+    include: files.length > 0 ? files : base.test?.include,
+    setupFiles: ['test/helpers/mutation-setup.ts'],
+  },
 });
