@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { fromFile } from 'geotiff';
+import proj4 from 'proj4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OgcError } from '../src/errors.js';
 import { MODALITIES, type Modality } from '../src/modalities.js';
@@ -311,5 +312,106 @@ describe('scale and offset through the reader (model = stored * scale + offset)'
     });
     // One value by hand: B04 (red) at pixel 0.
     expect(raster.bands[3]![0]).toBe(bands[3]![0]! / 2 + 500);
+  });
+});
+
+describe('reader behaviour on shifted grids, class rasters, footprints and band counts', () => {
+  const CHIP38 = '38D_378R_2_3';
+  const UTM36S = '+proj=utm +zone=36 +south +datum=WGS84 +units=m +no_defs';
+  let dir: string;
+  let items: FixtureServer;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sources-reader-'));
+    // An S1 item that names a third band in a two-band file.
+    const s1 = {
+      type: 'Feature',
+      stac_version: '1.1.0',
+      id: 's1-three-bands',
+      bbox: [34.0559389, -3.411475, 34.0761233, -3.3912357],
+      geometry: null,
+      properties: { datetime: '2020-07-14T07:57:21Z' },
+      links: [],
+      assets: {
+        data: {
+          href: `${server.url}/terramind-examples/S1RTC/${CHIP38}.tif`,
+          type: 'image/tiff; application=geotiff',
+          roles: ['data'],
+          bands: [{ name: 'vv', unit: 'dB' }, { name: 'angle', unit: 'dB' }, { name: 'vh', unit: 'dB' }],
+        },
+      },
+    };
+    writeFileSync(join(dir, 's1-three-bands.json'), JSON.stringify(s1));
+    items = await startFixtureServer(dir);
+  });
+  afterAll(async () => {
+    await items.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The chip's grid moved a quarter pixel east and south: target centres fall at 0.75 of a source pixel. */
+  async function shiftedGrid(path: string) {
+    const { grid, bands } = await readDirect(path);
+    const [a, , c, , e, f] = grid.transform;
+    return { grid: { ...grid, transform: [a, 0, c + a / 4, 0, e, f + e / 4] as Grid['transform'] }, bands, width: grid.width };
+  }
+
+  it('a plain GeoTIFF\'s footprint is its corners in CRS84', async () => {
+    const opener = createSourceOpener({ fetch });
+    const reader = await opener.open(`${server.url}/terramind-examples/DEM/${CHIP38}.tif`, 'DEM');
+    const { grid } = await readDirect(`terramind-examples/DEM/${CHIP38}.tif`);
+    const [a, , c, , e, f] = grid.transform;
+    const corners = [[c, f], [c + a * grid.width, f], [c, f + e * grid.height], [c + a * grid.width, f + e * grid.height]].map((xy) => proj4(UTM36S, 'EPSG:4326', xy));
+    const expected = [Math.min(...corners.map((p) => p[0]!)), Math.min(...corners.map((p) => p[1]!)), Math.max(...corners.map((p) => p[0]!)), Math.max(...corners.map((p) => p[1]!))];
+    reader.bounds.forEach((value, i) => expect(Math.abs(value - expected[i]!)).toBeLessThan(1e-7));
+  });
+
+  it('interpolates bilinearly by default, takes the nearest pixel on request', async () => {
+    const opener = createSourceOpener({ fetch });
+    const reader = await opener.open(`${server.url}/terramind-examples/DEM/${CHIP38}.tif`, 'DEM');
+    const { grid, bands, width } = await shiftedGrid(`terramind-examples/DEM/${CHIP38}.tif`);
+    const stored = bands[0]!;
+    const at = (row: number, col: number) => stored[row * width + col]!;
+    const bilinear = await reader.read(grid);
+    const nearest = await reader.read(grid, { resampling: 'nearest' });
+    let worst = 0;
+    let wrongNearest = 0;
+    for (let row = 0; row < width - 1; row++) {
+      for (let col = 0; col < width - 1; col++) {
+        const i = row * width + col;
+        // weights 0.75 / 0.25 along each axis
+        const expected = 0.75 * (0.75 * at(row, col) + 0.25 * at(row, col + 1)) + 0.25 * (0.75 * at(row + 1, col) + 0.25 * at(row + 1, col + 1));
+        worst = Math.max(worst, Math.abs(bilinear.bands[0]![i]! - expected));
+        if (nearest.bands[0]![i] !== at(row, col)) wrongNearest++;
+      }
+    }
+    expect(worst).toBeLessThan(1e-3);
+    expect(wrongNearest).toBe(0);
+    // A quarter pixel off, every target centre still falls on the chip.
+    expect(bilinear.mask.every((m) => m === 255)).toBe(true);
+  });
+
+  it('never interpolates class rasters, whatever resampling is asked for (TerraMind LULC and ESRI codes)', async () => {
+    const opener = createSourceOpener({ fetch });
+    const { grid, bands, width } = await shiftedGrid(`terramind-examples/LULC/${CHIP38}.tif`);
+    for (const href of [`${server.url}/terramind-examples/LULC/${CHIP38}.tif`, `${server.url}/stac-local/planetary-computer-io-lulc.json`]) {
+      const raster = await (await opener.open(href, 'LULC')).read(grid, { resampling: 'bilinear' });
+      let wrong = 0;
+      for (let row = 0; row < width - 1; row++) {
+        for (let col = 0; col < width - 1; col++) {
+          const i = row * width + col;
+          const expected = bands[0]![row * width + col]!;
+          if (raster.bands[0]![i] !== expected || raster.mask[i] !== (expected === 0 ? 0 : 255)) wrong++;
+        }
+      }
+      expect(wrong, href).toBe(0);
+    }
+  });
+
+  it('a band index past the file\'s band count is a 502 naming the file, the count and the band', async () => {
+    const opener = createSourceOpener({ fetch });
+    const error = (await opener.open(`${items.url}/s1-three-bands.json`, 'S1RTC').catch((e) => e)) as OgcError;
+    expect(error).toBeInstanceOf(OgcError);
+    expect(error.status).toBe(502);
+    expect(error.detail).toBe(`${server.url}/terramind-examples/S1RTC/${CHIP38}.tif has 2 band(s) but band 3 (vh) was requested`);
   });
 });
