@@ -415,3 +415,110 @@ describe('reader behaviour on shifted grids, class rasters, footprints and band 
     expect(error.detail).toBe(`${server.url}/terramind-examples/S1RTC/${CHIP38}.tif has 2 band(s) but band 3 (vh) was requested`);
   });
 });
+
+describe('opening: schemes, formats, failures and caching', () => {
+  let dir: string;
+  let files: FixtureServer;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sources-open-'));
+    writeFileSync(join(dir, 'empty.tif'), '');
+    writeFileSync(join(dir, 'three-bytes.tif'), 'II*');
+    writeFileSync(join(dir, 'text.tif'), 'hello, this is not an image');
+    const chipItem = JSON.parse(readFileSync(join(FIXTURES, 'stac-local/terramind-chips.json'), 'utf8')).features.find((f: { id: string }) => f.id.endsWith('-DEM'));
+    chipItem.assets.data.href = `${server.url}/terramind-examples/DEM/38D_378R_2_3.tif`;
+    writeFileSync(join(dir, 'padded.json'), `  \n\t${JSON.stringify(chipItem)}`);
+    writeFileSync(join(dir, 'array.json'), JSON.stringify([chipItem]));
+    files = await startFixtureServer(dir);
+  });
+  afterAll(async () => {
+    await files.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const refusal = async (promise: Promise<unknown>) => (await promise.catch((e: unknown) => e)) as OgcError;
+
+  it('refuses what is not an absolute http(s) URL, and unknown modalities, with 400s', async () => {
+    const opener = createSourceOpener({ fetch });
+    for (const [href, detail] of [
+      ['not a url', '"not a url" is not an absolute URL'],
+      ['ftp://example.com/a.tif', 'Unsupported URL scheme ftp: in ftp://example.com/a.tif: use http(s)'],
+      ['file:///etc/hostname', 'file:// URLs are not accepted here (file:///etc/hostname); use an http(s) URL'],
+    ]) {
+      const error = await refusal(opener.open(href!, 'DEM'));
+      expect([error.status, error.detail], href).toEqual([400, detail]);
+    }
+    const unknown = await refusal(opener.open(`${server.url}/terramind-examples/DEM/38D_378R_2_3.tif`, 'FOO' as Modality));
+    expect([unknown.status, unknown.detail]).toEqual([400, 'Unknown modality "FOO"']);
+  });
+
+  it('tells empty files, short files and other bytes apart from GeoTIFFs (502s naming the file)', async () => {
+    const opener = createSourceOpener({ fetch });
+    // An empty file over HTTP is a 416 to the first range read; read locally, it is empty.
+    const emptyHttp = await refusal(opener.open(`${files.url}/empty.tif`, 'DEM'));
+    expect([emptyHttp.status, emptyHttp.detail]).toEqual([502, `${files.url}/empty.tif answered HTTP 416 Range Not Satisfiable`]);
+    const emptyFile = pathToFileURL(join(dir, 'empty.tif')).href;
+    const emptyLocal = await refusal(opener.open(emptyFile, 'DEM', { trusted: true }));
+    expect([emptyLocal.status, emptyLocal.detail]).toEqual([502, `${emptyFile} is empty: not a GeoTIFF or STAC item`]);
+    for (const [name, detail] of [
+      ['three-bytes.tif', 'is neither a GeoTIFF nor a STAC item JSON (not a GeoTIFF: wrong magic bytes)'],
+      ['text.tif', 'is neither a GeoTIFF nor a STAC item JSON (not a GeoTIFF: wrong magic bytes)'],
+    ]) {
+      const error = await refusal(opener.open(`${files.url}/${name}`, 'DEM'));
+      expect([error.status, error.detail], name).toEqual([502, `${files.url}/${name} ${detail}`]);
+    }
+  });
+
+  it('reads big-endian (MM) TIFFs, and STAC JSON after leading whitespace or as a one-item array', async () => {
+    const opener = createSourceOpener({ fetch });
+    const { bands } = await readDirect(`stac-local/chips/38D_378R_2_3/B04.tif`);
+    const mm = await opener.open(`${server.url}/stac-local/chips/38D_378R_2_3/B04.tif`, 'DEM');
+    const { grid } = await readDirect('terramind-examples/DEM/38D_378R_2_3.tif');
+    expect((await mm.read(grid)).bands[0]![777]).toBe(bands[0]![777]);
+    for (const name of ['padded.json', 'array.json']) {
+      const reader = await opener.open(`${files.url}/${name}`, 'DEM');
+      expect(reader.id, name).toBe('terramind-38D_378R_2_3-DEM');
+    }
+  });
+
+  it('keys opened readers by trust, modality and href, and forgets failures', async () => {
+    const opener = createSourceOpener({ fetch });
+    const href = `${server.url}/terramind-examples/DEM/38D_378R_2_3.tif`;
+    const dem = await opener.open(href, 'DEM');
+    const ndvi = await opener.open(href, 'NDVI');
+    expect(ndvi).not.toBe(dem);
+    expect([dem.modality, ndvi.modality]).toEqual(['DEM', 'NDVI']);
+    expect(await opener.open(href, 'DEM')).toBe(dem);
+    // A trusted open of a file:// href does not let an untrusted caller through afterwards.
+    const file = pathToFileURL(join(FIXTURES, 'terramind-examples/DEM/38D_378R_2_3.tif')).href;
+    await opener.open(file, 'DEM', { trusted: true });
+    expect((await refusal(opener.open(file, 'DEM'))).status).toBe(400);
+    // A file that was missing opens once it is there.
+    const late = `${files.url}/late.tif`;
+    expect((await refusal(opener.open(late, 'DEM'))).status).toBe(502);
+    copyFileSync(join(FIXTURES, 'terramind-examples/DEM/38D_378R_2_3.tif'), join(dir, 'late.tif'));
+    expect((await opener.open(late, 'DEM')).modality).toBe('DEM');
+  });
+
+  it('keeps at most maxReaders readers, and counts decoded internal tiles unless that cache is off', async () => {
+    const href = `${server.url}/cog/titiler/TCI.tif`;
+    const grid: Grid = { crs: 'EPSG:32634', width: 64, height: 64, transform: [100, 0, 699960 + 300 * 100, 0, -100, 3600000 - 300 * 100] };
+    const small = createSourceOpener({ fetch, maxReaders: 1 });
+    const first = await small.open(href, 'S2RGB');
+    await small.open(`${server.url}/cog/titiler/B09.tif`, 'DEM');
+    expect(small.stats().openedReaders).toBe(1);
+    expect(await small.open(href, 'S2RGB')).not.toBe(first);
+    const reader = await small.open(href, 'S2RGB');
+    await reader.read(grid);
+    const afterFirst = small.stats();
+    expect(afterFirst.decodedMisses).toBeGreaterThan(0);
+    await reader.read(grid);
+    const afterSecond = small.stats();
+    expect(afterSecond.decodedHits).toBeGreaterThanOrEqual(afterFirst.decodedMisses);
+    expect(afterSecond.decodedMisses).toBe(afterFirst.decodedMisses);
+    const uncached = createSourceOpener({ fetch, decodedCacheBytes: 0 });
+    const plain = await uncached.open(href, 'S2RGB');
+    await plain.read(grid);
+    await plain.read(grid);
+    expect([uncached.stats().decodedHits, uncached.stats().decodedMisses]).toEqual([0, 0]);
+  });
+});
