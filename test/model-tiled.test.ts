@@ -200,6 +200,7 @@ describe('generateTiled on the committed random package', { timeout: 120_000 }, 
       return error.detail;
     };
     expect(await refusal(generateTiled(runtime, { inputs: {}, outputs: ['DEM'] }))).toBe('Give at least one input raster.');
+    expect(await refusal(generateTiled(runtime, { inputs: { S2L2A: chip }, outputs: ['XYZ'] }))).toMatch(/^Unknown output modality 'XYZ'\. Known modalities: S2L2A, /);
     const notAligned = 'Input S1RTC is not on the same grid as S2L2A; inputs must be co-registered (same CRS, transform and size).';
     const shifted = { ...chip, transform: [10, 0, chip.transform[2] + 10, 0, -10, chip.transform[5]] as Raster['transform'] };
     expect(await refusal(generateTiled(runtime, { inputs: { S2L2A: chip, S1RTC: shifted }, outputs: ['DEM'] }))).toBe(notAligned);

@@ -190,6 +190,8 @@ describe('sampling', () => {
     expect(nucleusThreshold(Float64Array.from([1, 2, 4, 1]), 4, 8, 0.75)).toBe(1);
     // p = 0.7: 6 > 5.6 already, so the second is the last kept.
     expect(nucleusThreshold(Float64Array.from([4, 2, 1, 1]), 4, 8, 0.7)).toBe(2);
+    // The same weights in another order reach the cut-off through another pivot (2): still 1.
+    expect(nucleusThreshold(Float64Array.from([4, 1, 2, 1]), 4, 8, 0.75)).toBe(1);
   });
 
   it('filters and draws on logits far from zero (softmax shifted by the maximum)', () => {
@@ -204,6 +206,10 @@ describe('sampling', () => {
     const batch = sampleTokens(Float32Array.from([1000, 999, 0, 0, 999, 1000]), 1, 3, { temperature: 0.5, topP: 1, topK: 0 }, [new Rng(4)]);
     expect(batch.every((token) => token === 0 || token === 1 || token === 2)).toBe(true);
     const draws = Array.from({ length: 400 }, (_, k) => sampleTokens(Float32Array.from([1000, 999, 0]), 1, 3, { temperature: 0.5, topP: 1, topK: 0 }, [new Rng(k)])[0]!);
+    // temperature 1 on the batched path: e : 1 as well (the weights are shifted by the maximum before exp)
+    const atOne = Array.from({ length: 400 }, (_, k) => sampleTokens(Float32Array.from([1000, 999, 0]), 1, 3, { temperature: 1, topP: 1, topK: 0 }, [new Rng(1000 + k)])[0]!);
+    expect(atOne.filter((token) => token === 0).length / 400).toBeCloseTo(Math.E / (Math.E + 1), 1);
+    expect(atOne.includes(2)).toBe(false);
     // temperature 0.5: ratio e^2 : 1 -> 88% first
     expect(draws.filter((token) => token === 0).length / 400).toBeGreaterThan(0.8);
     expect(draws.filter((token) => token === 1).length).toBeGreaterThan(10);
@@ -275,6 +281,16 @@ describe('sampling', () => {
       );
       expect([...fast]).toEqual(slow);
     }
+  });
+
+  it('top-p 0 (off) draws what top-p 1 draws', () => {
+    const source = new Rng(12);
+    const logits = new Float32Array(196 * 30).map(() => source.normal() * 3);
+    const off = sampleTokens(logits, 1, 30, { temperature: 1, topP: 0, topK: 0 }, [new Rng(5)]);
+    const all = sampleTokens(logits, 1, 30, { temperature: 1, topP: 1, topK: 0 }, [new Rng(5)]);
+    const nucleus = sampleTokens(logits, 1, 30, { temperature: 1, topP: 0.3, topK: 0 }, [new Rng(5)]);
+    expect([...off]).toEqual([...all]);
+    expect([...nucleus]).not.toEqual([...all]);
   });
 
   it('refuses logits that are not B x N x V and a wrong number of generators', () => {
