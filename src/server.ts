@@ -1,14 +1,17 @@
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { installClientErrorHandler } from './http/client-error.js';
 import { createContext } from './http/context.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { createModelRuntime, type ModelRuntime } from './model/index.js';
+import { installGracefulShutdown } from './http/shutdown.js';
+import type { Server } from 'node:http';
 
 /**
  * Process entry: configuration (a bad value exits with its message), the context built once, the HTTP
- * server, and a graceful stop on SIGTERM/SIGINT (in-flight requests finish, new connections are refused).
+ * server (listening during warm-up, ready after it), and a bounded graceful drain on SIGTERM/SIGINT (src/http/shutdown.ts).
  */
 async function main(): Promise<void> {
   let config: Config;
@@ -35,26 +38,33 @@ async function main(): Promise<void> {
     process.stderr.write(`${(error as Error).message}\n`);
     process.exit(2);
   }
-  // Sessions are created and run once before listening, so a passing startup probe means a warm model.
-  if (config.MODEL_WARMUP) await model.warmUp();
   const app = createApp(ctx);
+  // Listen first: liveness (/health) answers during warm-up, readiness (/ready) only once the model is warm.
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
     const shown = config.PUBLIC_URL ?? `http://${config.HOST === '0.0.0.0' ? 'localhost' : config.HOST}:${info.port}`;
     ctx.logger.info({ port: info.port, cache: ctx.cache.store.kind, collections: ctx.collections.configured().length }, 'listening');
-    process.stdout.write(`terramind-ogc is listening: open ${shown}/?f=html\n`);
+    process.stdout.write(`terramind-ogc is listening: open ${shown}/?f=html (viewer: ${shown}/viewer)\n`);
   });
-
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    ctx.logger.info({ signal }, 'shutting down');
-    server.close(() => void model.close().finally(() => process.exit(0)));
-    // Keep-alive connections can hold close() open; do not hang a rolling deploy.
-    setTimeout(() => process.exit(0), 10_000).unref();
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  // Node closes idle keep-alive sockets after 5 s; a client (or a load balancer with a 60 s idle timeout) that
+  // reuses one just then gets a reset. Idle sockets stay longer than any front end keeps them.
+  (server as Server).keepAliveTimeout = 65_000;
+  (server as Server).headersTimeout = 66_000;
+  installClientErrorHandler(server);
+  installGracefulShutdown({
+    server: server as Server,
+    lifecycle: ctx.lifecycle,
+    logger: ctx.logger,
+    delayMs: config.SHUTDOWN_DELAY_MS,
+    timeoutMs: config.DRAIN_TIMEOUT_MS,
+    // Jobs of this instance end as failed ("the instance stopped"), not left for the staleness bound to find.
+    release: async () => {
+      await ctx.jobs.close();
+      await model.close();
+    },
+  });
+  if (config.MODEL_WARMUP) await model.warmUp();
+  ctx.lifecycle.markReady();
+  ctx.logger.info({ warmedUp: config.MODEL_WARMUP }, 'ready');
 }
 
 void main();

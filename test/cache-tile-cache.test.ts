@@ -33,6 +33,10 @@ class FlakyStore implements CacheStore {
     if (this.failPut) throw new Error('store put down');
     return this.inner.put(key, object);
   }
+  async putIfAbsent(key: string, object: CachedObject): Promise<boolean> {
+    if (this.failPut) throw new Error('store put down');
+    return this.inner.putIfAbsent(key, object);
+  }
 }
 
 describe('TileCache', () => {

@@ -69,4 +69,27 @@ describe('batcher', () => {
     await Promise.all([batcher.run('p', chip(1)), batcher.run('p', chip(2))]);
     expect(runs).toEqual([1, 1]);
   });
+
+  it('without waiting (shouldWait false) still stacks the callers of one turn, and tells the runner which feeds are its own', async () => {
+    const runs: { rows: number; stacked: boolean }[] = [];
+    const batcher = createBatcher({
+      maxSize: 8,
+      maxWaitMs: 60_000,
+      shouldWait: () => false,
+      run: (part, feeds, stacked) => {
+        runs.push({ rows: feeds.x!.dims[0]!, stacked });
+        return double(part, feeds);
+      },
+    });
+    const start = Date.now();
+    const mine = chip(4);
+    const out = await Promise.all([batcher.run('p', chip(1)), batcher.run('p', mine)]);
+    expect([...out[1]!.sum!.data]).toEqual([24]);
+    await batcher.run('p', mine);
+    expect(runs).toEqual([
+      { rows: 2, stacked: true },
+      { rows: 1, stacked: false },
+    ]);
+    expect(Date.now() - start).toBeLessThan(30_000); // never waited for the 60 s timer
+  });
 });

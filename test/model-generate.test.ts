@@ -10,7 +10,7 @@ import { createModelRuntime, type GenerateRequest, type ModelRuntime } from '../
 const MODEL_DIR = fileURLToPath(new URL('../models/terramind-test-random', import.meta.url));
 const EXAMPLES = fileURLToPath(new URL('./fixtures/terramind-examples/', import.meta.url));
 // Batches of 2 run as soon as both callers arrived; the wait only matters for a lone straggler.
-const config = { ...loadConfig({}), BATCH_MAX_SIZE: 2, BATCH_MAX_WAIT_MS: 200, INTRA_OP_THREADS: 1 };
+const config = { ...loadConfig({}), BATCH_MAX_SIZE: 2, BATCH_MAX_WAIT_MS: 1000, INTRA_OP_THREADS: 1 };
 
 let runtime: ModelRuntime;
 let s2: Raster;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fsqBasis, fsqVocabSize, indexToCode, numbersToIndex, tokensToCodes } from '../src/model/fsq.js';
 import { deriveSeed, Rng } from '../src/model/rng.js';
 import { drawToken, filterLogits, nucleusThreshold, sampleTokens } from '../src/model/sampling.js';
-import { alphasCumprod, clampInPlace, ddimSteps, ddimUpdate, trailingTimesteps } from '../src/model/schedule.js';
+import { alphasCumprod, clampInPlace, ddimSteps, ddimUpdate, predictionOf, trailingTimesteps } from '../src/model/schedule.js';
 
 const DIFFUSION = { numTrainTimesteps: 1000, betaStart: 0.0001, betaEnd: 0.02, zeroTerminalSnr: true, clipSample: 1 };
 
@@ -136,14 +136,16 @@ describe('DDIM schedule', () => {
     expect(steps[0]!.alphaBarPrev).toBeCloseTo(alphasCumprod(DIFFUSION)[899]!, 12);
     expect(steps.at(-1)!.alphaBarPrev).toBe(1);
     const x = new Float32Array([0.3, -2, 5]);
-    const x0 = clampInPlace(new Float32Array([3, -0.5, -7]), 1);
-    expect([...x0]).toEqual([1, -0.5, -1]);
+    expect([...clampInPlace(new Float32Array([3, -0.5, -7]), 1)]).toEqual([1, -0.5, -1]);
+    const x0 = predictionOf(new Float32Array([3, -0.5, -7]), 1);
+    expect([...x0.raw]).toEqual([3, -0.5, -7]);
+    expect([...x0.clamped]).toEqual([1, -0.5, -1]);
     expect([...ddimUpdate(x, x0, steps.at(-1)!)]).toEqual([1, -0.5, -1]);
   });
 
   it('is a DDIM step: at t=999 (alpha_bar 0) eps is x itself', () => {
     const step = ddimSteps(DIFFUSION, 10)[0]!;
-    const out = ddimUpdate(new Float32Array([2]), new Float32Array([0.5]), step);
+    const out = ddimUpdate(new Float32Array([2]), predictionOf(new Float32Array([0.5]), 1), step);
     const a = step.alphaBarPrev;
     expect(out[0]).toBeCloseTo(Math.sqrt(a) * 0.5 + Math.sqrt(1 - a) * 2, 6);
   });

@@ -69,8 +69,12 @@ describe('landing page and conformance', () => {
     expect(response.headers.get('content-type')).toBe('application/vnd.oai.openapi+json;version=3.0');
     const api = (await response.json()) as any;
     expect(api.openapi).toMatch(/^3\.0\./);
-    const ids = Object.values(api.paths as Record<string, { get: { operationId: string } }>).map((p) => p.get.operationId);
+    type Operation = { operationId: string; parameters: { $ref?: string }[]; responses: object };
+    const operations = Object.entries(api.paths as Record<string, Record<string, Operation>>).flatMap(([path, item]) => Object.entries(item).map(([method, op]) => ({ path, method, op })));
+    const ids = operations.map(({ op }) => op.operationId);
     expect(ids).toEqual(expect.arrayContaining(['collection.map.getTile', 'collection.map.getTileSet', 'collection.map.getTileSetsList', 'getTileMatrixSetsList', 'getTileMatrixSet']));
+    expect(ids).toEqual(expect.arrayContaining(['getProcesses', 'getProcessDescription', 'execute', 'getJobs', 'getStatus', 'dismiss', 'getResult']));
+    expect(new Set(ids).size).toBe(ids.length);
     // Every $ref points at a component that exists.
     const text = JSON.stringify(api);
     for (const [, kind, name] of text.matchAll(/"#\/components\/(\w+)\/([\w-]+)"/g)) {
@@ -80,8 +84,8 @@ describe('landing page and conformance', () => {
     // OAS 3.0 rules a validator (the ETS uses openapi4j) checks: each {variable} of a path is a required path
     // parameter of its operations, parameters have name/in/schema, operations have responses.
     const resolve = (param: { $ref?: string }) => (param.$ref ? api.components.parameters[param.$ref.split('/').pop()!] : param);
-    for (const [path, item] of Object.entries(api.paths as Record<string, { get: { parameters: { $ref?: string }[]; responses: object } }>)) {
-      const params = item.get.parameters.map(resolve);
+    for (const { path, method, op } of operations) {
+      const params = op.parameters.map(resolve);
       for (const param of params) expect(param, `${path}: ${JSON.stringify(param)}`).toMatchObject({ name: expect.any(String), in: expect.stringMatching(/^(path|query|header)$/), schema: expect.any(Object) });
       for (const [, name] of path.matchAll(/\{(\w+)\}/g)) {
         expect(params.find((p: { name: string; in: string }) => p.name === name && p.in === 'path'), `${path} declares ${name}`).toMatchObject({ required: true });
@@ -89,7 +93,7 @@ describe('landing page and conformance', () => {
       expect(params.filter((p: { in: string }) => p.in === 'path')).toHaveLength([...path.matchAll(/\{(\w+)\}/g)].length);
       const names = params.map((p: { name: string; in: string }) => `${p.in}:${p.name}`);
       expect(new Set(names).size, `${path} has duplicate parameters`).toBe(names.length);
-      expect(Object.keys(item.get.responses)).toContain('200');
+      expect(Object.keys(op.responses), `${method} ${path}`).toContain('200');
     }
     // Render parameters come from the renderers' own schemas.
     expect(api.components.parameters['render-rescale'].description).toMatch(/S2RGB/);
@@ -267,7 +271,7 @@ describe('HTTP behaviour', () => {
     // Counters are cumulative over the whole file: read them before and after one new tile and one repeat.
     const counter = async (result: string) => {
       const metrics = await (await app.get('/metrics')).text();
-      const line = new RegExp(`^tmogc_cache_requests_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(metrics);
+      const line = new RegExp(`^tmogc_cache_requests_total\\{result="${result}",store="memory"\\} (\\d+)$`, 'm').exec(metrics);
       return line ? Number(line[1]) : 0;
     };
     const [miss0, hit0] = [await counter('miss'), await counter('hit')];

@@ -47,11 +47,16 @@ describe('server process', () => {
     const deadline = Date.now() + 30_000;
     while (!server.output().stdout.includes('listening') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(server.output().stdout).toContain(`http://127.0.0.1:${port}/?f=html`);
-    const health = await fetch(`http://127.0.0.1:${port}/health`);
-    const body = (await health.json()) as { status: string; model: { name: string; provider: string } | null };
-    expect(body.status).toBe('ok');
-    // The bundled package was loaded and warmed up (sessions exist) before the server listened.
-    expect(body.model).toMatchObject({ name: 'terramind-v1-test-random', provider: 'cpu' });
+    type Health = { status: string; model: { name: string; provider: string | null } | null };
+    const health = async () => (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as Health;
+    // The server listens and answers while the model warms up (its sessions run in a worker thread), before any
+    // session has opened and so before a provider is known.
+    const early = await health();
+    expect(early.status).toBe('ok');
+    expect(early.model?.name).toBe('terramind-v1-test-random');
+    // /ready turns 200 once the warm-up ran; by then the sessions say which provider runs them.
+    while ((await fetch(`http://127.0.0.1:${port}/ready`)).status !== 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect((await health()).model).toMatchObject({ name: 'terramind-v1-test-random', provider: 'cpu' });
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     // The warm-up ran the encoder once through the batcher, and the run was counted.
     expect(metrics).toMatch(/tmogc_model_onnx_runs_total\{part="encoder\.onnx"\} [1-9]/);

@@ -204,8 +204,9 @@ describe('COG tiles onto WebMercatorQuad', () => {
     const raster = await reader.read(grid);
     const requests = requestsSince(start);
     const bytes = requests.reduce((sum, r) => sum + r.bytes, 0);
-    // Open (1) plus the pixels: internal tiles wanted in one turn are merged into very few range requests.
-    expect(requests.length).toBeLessThanOrEqual(3);
+    // Open (1) plus the pixels: internal tiles wanted in one turn are merged into very few range requests
+    // (exact ranges: one per window row of internal tiles unless the gap between rows is small).
+    expect(requests.length).toBeLessThanOrEqual(4);
     expect(bytes).toBeLessThan(350_000); // the file is 1.5 MB; level 0 alone would be most of it
     // Mean colour over the valid pixels equals the full-resolution source's mean over the same pixels.
     const { values } = oracle(grid);

@@ -20,6 +20,7 @@ class DdimSchedule:
         if cfg.get('zeroTerminalSnr', True):
             betas = zero_terminal_snr(betas)
         self.n = n
+        self.clip = float(cfg.get('clipSample', 1.0))  # x0 clamp (dynamic thresholding with sample_max_value)
         self.alphas_cumprod = torch.cumprod(1.0 - betas, 0)
 
     def timesteps(self, steps):

@@ -2,11 +2,14 @@
 
   official: export.py --checkpoint-dir DIR --size base --out DIR [--fp16]
   random:   export.py --random --config test|tiny|small|base|large --seed 0 --out DIR [--fp16]
+  fp16 copy of an exported fp32 package (same bytes as exporting with --fp16, in seconds instead of minutes):
+            export.py --from-package DIR --fp16 --out DIR
 """
 import argparse
 import hashlib
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -160,11 +163,39 @@ def export_package(size_name, out, backbone, tokenizers, fp16, weights, seed, ch
     return manifest
 
 
+def fp16_copy(src, out):
+    """Writes a float16-storage copy of the fp32 package `src` to `out`.
+
+    --fp16 only post-processes each exported graph (finalize_onnx), so doing that to the graphs of an fp32 export
+    gives the files a --fp16 export would have written; query tables are float32 in both and are copied as they are.
+    """
+    with open(os.path.join(src, 'manifest.json')) as f:
+        manifest = json.load(f)
+    if manifest.get('precision') != 'fp32':
+        raise SystemExit(f'{src} is not an fp32 package (precision {manifest.get("precision")!r})')
+    if os.path.abspath(src) == os.path.abspath(out):
+        raise SystemExit('--out must be another folder than --from-package')
+    os.makedirs(out, exist_ok=True)
+    for name in sorted(os.listdir(src)):
+        if name != 'manifest.json':
+            shutil.copyfile(os.path.join(src, name), os.path.join(out, name))
+    for name in sorted(os.listdir(out)):
+        if name.endswith('.onnx'):
+            finalize_onnx(os.path.join(out, name), True)
+    manifest['name'] += '-fp16'
+    manifest['precision'] = 'fp16'
+    with open(os.path.join(out, 'manifest.json'), 'w') as f:
+        json.dump(manifest, f, indent=2)
+        f.write('\n')
+    return manifest
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument('--checkpoint-dir', help='folder with TerraMind_v1_<size>.pt and TerraMind_Tokenizer_<MOD>.pt')
     src.add_argument('--random', action='store_true', help='seeded random weights (tests, benchmarks)')
+    src.add_argument('--from-package', help='an exported fp32 package to copy with float16 storage (needs --fp16)')
     ap.add_argument('--size', choices=sorted(SIZES), help='checkpoint size (tiny, small, base, large)')
     ap.add_argument('--config', choices=sorted(SIZES), help='size config for --random')
     ap.add_argument('--seed', type=int, default=0)
@@ -173,6 +204,11 @@ def main(argv=None):
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
     start = time.time()
+    if args.from_package:
+        if not args.fp16:
+            ap.error('--from-package needs --fp16 (it converts an fp32 package)')
+        fp16_copy(args.from_package, args.out)
+        return report(args.out, start)
     if args.random:
         if not args.config:
             ap.error('--random needs --config')
@@ -190,8 +226,12 @@ def main(argv=None):
     for t in toks.values():
         t.eval()
     export_package(size_name, args.out, backbone, toks, args.fp16, weights, seed, checkpoints)
-    total = sum(os.path.getsize(os.path.join(args.out, f)) for f in os.listdir(args.out))
-    print(json.dumps({'out': args.out, 'bytes': total, 'seconds': round(time.time() - start, 1)}))
+    report(args.out, start)
+
+
+def report(out, start):
+    total = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
+    print(json.dumps({'out': out, 'bytes': total, 'seconds': round(time.time() - start, 1)}))
 
 
 if __name__ == '__main__':

@@ -73,13 +73,16 @@ def write_tensor(case_dir, name, t):
 
 @torch.no_grad()
 def decode_divae(tok, code, noise, steps, schedule):
-    """DDIM 'trailing' loop with x0 prediction clamped to [-1,1]; returns the final clamped x0."""
+    """DDIM 'trailing' loop as IBM's DDIMScheduler.step (terramind-reference.md 3.3): the noise estimate comes from
+    the raw UNet prediction, x0 is then clamped to [-clip, clip] and only the clamped x0 enters x_prev; returns the
+    final clamped x0."""
     x = noise
     x0 = noise
     for t, a_t, a_prev in schedule.steps(steps):
         tt = torch.full((x.shape[0],), t, dtype=torch.int64)
-        x0 = tok.decoder(x, tt, code).clamp(-1.0, 1.0)
-        eps = (x - a_t ** 0.5 * x0) / (1.0 - a_t) ** 0.5
+        x0_raw = tok.decoder(x, tt, code)
+        eps = (x - a_t ** 0.5 * x0_raw) / (1.0 - a_t) ** 0.5
+        x0 = x0_raw.clamp(-schedule.clip, schedule.clip)
         x = a_prev ** 0.5 * x0 + (1.0 - a_prev) ** 0.5 * eps
     return x0
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import type { CachedObject, CacheStore } from './store.js';
 
@@ -32,17 +32,44 @@ export class FileCacheStore implements CacheStore {
   }
 
   async put(key: string, object: CachedObject): Promise<void> {
-    const target = this.pathOf(key);
-    await mkdir(dirname(target), { recursive: true });
-    // Temp name in the same directory (same filesystem, so rename is atomic) and unique per writer.
-    const temp = `${target}.${process.pid}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`;
+    const { target, temp } = await this.writeTemp(key, object);
     try {
-      await writeFile(temp, encodeObject(object));
       await rename(temp, target);
     } catch (error) {
       await rm(temp, { force: true }).catch(() => undefined);
       throw error;
     }
+  }
+
+  async putIfAbsent(key: string, object: CachedObject): Promise<boolean> {
+    const { target, temp } = await this.writeTemp(key, object);
+    try {
+      // link(2) refuses an existing name: the complete file appears under the key only if nobody was first.
+      await link(temp, target);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    } finally {
+      await rm(temp, { force: true }).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Writes the object beside its final name: a temp name in the same directory (same filesystem, so rename and
+   * link are atomic), unique per writer.
+   */
+  private async writeTemp(key: string, object: CachedObject): Promise<{ target: string; temp: string }> {
+    const target = this.pathOf(key);
+    await mkdir(dirname(target), { recursive: true });
+    const temp = `${target}.${process.pid}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`;
+    try {
+      await writeFile(temp, encodeObject(object));
+    } catch (error) {
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw error;
+    }
+    return { target, temp };
   }
 
   /** Keys are relative slash paths (see keys.ts); anything escaping the root is a programming error. */

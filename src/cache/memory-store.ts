@@ -21,9 +21,20 @@ export class MemoryCacheStore implements CacheStore {
     return this.lru.get(key);
   }
 
+  /** The same lookup without a promise (it also counts as a use for the LRU order). */
+  peek(key: string): CachedObject | undefined {
+    return this.lru.get(key);
+  }
+
   async put(key: string, object: CachedObject): Promise<void> {
     // Objects larger than the whole budget are silently not kept (lru-cache refuses them), which is what we want.
     this.lru.set(key, { body: object.body, contentType: object.contentType, etag: object.etag });
+  }
+
+  async putIfAbsent(key: string, object: CachedObject): Promise<boolean> {
+    if (this.lru.has(key)) return false;
+    await this.put(key, object);
+    return true;
   }
 
   /** Bytes currently accounted (for tests and metrics). */

@@ -1,4 +1,5 @@
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createS3Client } from './s3-client.js';
 import type { CachedObject, CacheStore } from './store.js';
 
 export interface S3CacheStoreOptions {
@@ -31,15 +32,11 @@ export class S3CacheStore implements CacheStore {
   constructor(options: S3CacheStoreOptions) {
     this.bucket = options.bucket;
     this.prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
-    this.client = new S3Client({
-      region: options.region,
-      endpoint: options.endpoint,
-      forcePathStyle: options.forcePathStyle ?? false,
-      credentials: options.credentials,
+    this.client = createS3Client({
+      ...options,
       maxAttempts: options.maxAttempts ?? 2,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      requestHandler: { requestTimeout: options.requestTimeoutMs ?? 5_000, connectionTimeout: 2_000 },
+      requestTimeoutMs: options.requestTimeoutMs ?? 5_000,
+      connectionTimeoutMs: 2_000,
     });
   }
 
@@ -59,16 +56,31 @@ export class S3CacheStore implements CacheStore {
 
   async put(key: string, object: CachedObject): Promise<void> {
     // A single PutObject is atomic in S3: readers see the old object or the new one.
-    await this.client.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: this.objectKey(key),
-        Body: Buffer.from(object.body.buffer, object.body.byteOffset, object.body.byteLength),
-        ContentLength: object.body.byteLength,
-        ContentType: object.contentType,
-        Metadata: { etag: object.etag },
-      }),
-    );
+    await this.client.send(this.putCommand(key, object));
+  }
+
+  async putIfAbsent(key: string, object: CachedObject): Promise<boolean> {
+    try {
+      await this.client.send(this.putCommand(key, object, '*'));
+      return true;
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+      // 412: the key exists; 409: a concurrent conditional write won the race (AWS ConditionalRequestConflict).
+      if (status === 412 || status === 409) return false;
+      throw error;
+    }
+  }
+
+  private putCommand(key: string, object: CachedObject, ifNoneMatch?: string): PutObjectCommand {
+    return new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: this.objectKey(key),
+      Body: Buffer.from(object.body.buffer, object.body.byteOffset, object.body.byteLength),
+      ContentLength: object.body.byteLength,
+      ContentType: object.contentType,
+      Metadata: { etag: object.etag },
+      IfNoneMatch: ifNoneMatch,
+    });
   }
 
   destroy(): void {

@@ -15,4 +15,10 @@ export interface CacheStore {
   readonly kind: 's3' | 'file' | 'memory';
   get(key: string): Promise<CachedObject | undefined>;
   put(key: string, object: CachedObject): Promise<void>;
+  /**
+   * Creates the object only if the key has none: true when this call created it, false when one was there.
+   * Atomic where the backend enforces create-only writes (files, memory, S3/R2/MinIO `If-None-Match: *`);
+   * s3rver ignores that header, so callers that depend on it probe first (src/generation/leases.ts).
+   */
+  putIfAbsent(key: string, object: CachedObject): Promise<boolean>;
 }

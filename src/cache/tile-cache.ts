@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { MemoryCacheStore } from './memory-store.js';
+import { SingleFlight } from './single-flight.js';
 import type { CachedObject, CacheStore } from './store.js';
 
 export type CacheStatus = 'hit' | 'miss' | 'bypass';
@@ -24,7 +26,9 @@ export function etagOf(body: Uint8Array): string {
 
 /**
  * Read-through cache in front of a CacheStore.
- * - Single-flight: concurrent callers of one missing key share one `produce` run (and one store lookup).
+ * - Single-flight: concurrent callers of one missing key share one `produce` run (and one store lookup). Each
+ *   caller may pass its request's signal; `produce` gets a signal that aborts only when every caller has gone, so
+ *   a tile nobody waits for any more stops (and its queued chips are never generated).
  * - The store is an optimisation: if get or put fails (or exceeds storeTimeoutMs) the failure is logged and counted,
  *   the tile is still returned, and the status is 'bypass'.
  * - The write happens before the promise resolves (before responding): the status is then truthful, a following
@@ -33,7 +37,7 @@ export function etagOf(body: Uint8Array): string {
  * - If `produce` throws, every waiter gets that error and nothing is stored: errors are never cached.
  */
 export class TileCache {
-  private readonly inflight = new Map<string, Promise<{ object: CachedObject; status: CacheStatus }>>();
+  private readonly inflight = new SingleFlight<{ object: CachedObject; status: CacheStatus }>();
   private readonly storeTimeoutMs: number;
 
   constructor(
@@ -43,17 +47,34 @@ export class TileCache {
     this.storeTimeoutMs = deps.storeTimeoutMs ?? 5_000;
   }
 
-  getOrCreate(key: string, produce: () => Promise<Produced>): Promise<{ object: CachedObject; status: CacheStatus }> {
-    let task = this.inflight.get(key);
-    if (!task) {
-      task = this.lookupOrProduce(key, produce).finally(() => this.inflight.delete(key));
-      this.inflight.set(key, task);
+  getOrCreate(
+    key: string,
+    produce: (signal: AbortSignal) => Promise<Produced>,
+    signal?: AbortSignal,
+  ): Promise<{ object: CachedObject; status: CacheStatus }> {
+    // A hit in the in-process LRU is answered without the single-flight bookkeeping and its promises.
+    if (this.store instanceof MemoryCacheStore) {
+      const object = this.store.peek(key);
+      if (object) {
+        this.deps.metrics?.cacheRequests.inc({ result: 'hit', store: this.store.kind });
+        return Promise.resolve({ object, status: 'hit' });
+      }
     }
+    const task = this.inflight.run(key, (flightSignal) => this.lookupOrProduce(key, () => produce(flightSignal)), signal);
     // Counted per caller, so the metric reads as "requests served from / past the cache".
     return task.then((result) => {
-      this.deps.metrics?.cacheRequests.inc({ result: result.status });
+      this.deps.metrics?.cacheRequests.inc({ result: result.status, store: this.store.kind });
       return result;
     });
+  }
+
+  /** Whether the store holds the key now (a failing store counts as not holding it). */
+  async has(key: string): Promise<boolean> {
+    try {
+      return (await this.withTimeout(this.store.get(key), 'get')) !== undefined;
+    } catch {
+      return false;
+    }
   }
 
   /** Number of keys currently being produced (for tests and diagnostics). */
@@ -91,6 +112,8 @@ export class TileCache {
   }
 
   private withTimeout<T>(promise: Promise<T>, operation: string): Promise<T> {
+    // Our in-process LRU cannot hang; a timer per lookup is a measurable part of a memory cache hit.
+    if (this.store instanceof MemoryCacheStore) return promise;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`cache store ${operation} timed out after ${this.storeTimeoutMs} ms`)), this.storeTimeoutMs);

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { isOgcError } from '../errors.js';
+import { badRequest, isOgcError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { parseModality } from '../modalities.js';
 import type { Raster } from '../raster/raster.js';
@@ -81,7 +81,11 @@ export async function runGenerateCli(argv: string[], progress: (line: string) =>
       progress(`reading ${id} from ${location}`);
       const raster = await readGeoTiffRaster(location, id);
       const holes = raster.mask.reduce((n, v) => n + (v === 0 ? 1 : 0), 0);
-      if (holes > 0) throw new Error(`${location} has ${holes} no-data pixels; the model needs complete inputs.`);
+      if (holes > 0) {
+        // LULC has a class for it: TerraMind's class 0 is "No data", so such pixels can be written as 0 instead.
+        const hint = id === 'LULC' ? ' For LULC, write them as class 0 ("No data") without declaring a nodata value.' : '';
+        throw badRequest(`${location} has ${holes} no-data pixels; the model needs complete inputs.${hint}`);
+      }
       inputs[id] = raster;
     }
     const started = performance.now();

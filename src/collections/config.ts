@@ -10,6 +10,18 @@ import { isModality, MODALITY_IDS, type Modality } from '../modalities.js';
  */
 const RenderParamValue = z.union([z.string(), z.number(), z.boolean()]);
 
+/**
+ * A generated collection: its sources by modality and its generation parameters, which the model package's
+ * schema validates when the service starts (src/generation/params.ts: the same schema as the query form).
+ */
+const GenerateSchema = z
+  .object({
+    sources: z
+      .partialRecord(z.enum(MODALITY_IDS), z.string().min(1))
+      .refine((sources) => Object.keys(sources).length > 0, { message: 'name at least one source modality' }),
+  })
+  .catchall(z.unknown());
+
 const CollectionEntrySchema = z
   .object({
     id: z
@@ -19,7 +31,9 @@ const CollectionEntrySchema = z
     description: z.string().default(''),
     modality: z.enum(MODALITY_IDS),
     /** STAC item or GeoTIFF: absolute http(s)/file URL, or a path relative to the collections file. */
-    source: z.string().min(1),
+    source: z.string().min(1).optional(),
+    /** Instead of `source`: generate `modality` from these sources with these parameters. */
+    generate: GenerateSchema.optional(),
     /** Render parameters (the modality renderer validates them), e.g. {"rescale": "0,255"}. */
     render: z.record(z.string(), RenderParamValue).default({}),
     minzoom: z.number().int().min(0).max(24).default(0),
@@ -27,6 +41,12 @@ const CollectionEntrySchema = z
     attribution: z.string().optional(),
   })
   .refine((entry) => entry.minzoom <= entry.maxzoom, { message: 'minzoom must not exceed maxzoom' })
+  .refine((entry) => (entry.source === undefined) !== (entry.generate === undefined), {
+    message: 'give either source (a STAC item or GeoTIFF) or generate (sources and parameters), not both',
+  })
+  .refine((entry) => !entry.generate || !(entry.modality in entry.generate.sources), {
+    message: 'a generated collection cannot have its own modality among its sources',
+  })
   .refine((entry) => !isModality(entry.id), {
     message: 'a configured id must not be a modality id (those are the ad hoc collections)',
   });
@@ -38,8 +58,10 @@ export interface CollectionConfig {
   title: string;
   description: string;
   modality: Modality;
-  /** Absolute URL (file:// for local paths). */
+  /** Absolute URL (file:// for local paths); for a generated collection, a canonical text of what it is made from. */
   source: string;
+  /** Generated collections: sources (absolute URLs) and the raw parameters, validated against the model package. */
+  generate?: { sources: { modality: Modality; href: string }[]; params: Record<string, unknown> };
   /** Whether the source may use file:// and loopback hosts (configured by the operator). */
   trusted: boolean;
   render: Record<string, string>;
@@ -65,12 +87,14 @@ export function parseCollections(document: unknown, baseDir: string): Collection
   return parsed.data.collections.map((entry) => {
     if (seen.has(entry.id)) throw new Error(`Invalid collections file: duplicate id '${entry.id}'`);
     seen.add(entry.id);
-    return {
-      ...entry,
-      source: resolveSourceHref(entry.source, baseDir),
-      trusted: true,
-      render: Object.fromEntries(Object.entries(entry.render).map(([key, value]) => [key, String(value)])),
-    };
+    const { generate, ...rest } = entry;
+    const render = Object.fromEntries(Object.entries(entry.render).map(([key, value]) => [key, String(value)]));
+    if (generate) {
+      const { sources, ...params } = generate;
+      const resolved = Object.entries(sources).map(([modality, href]) => ({ modality: modality as Modality, href: resolveSourceHref(href!, baseDir) }));
+      return { ...rest, source: `generate:${JSON.stringify(resolved)}`, trusted: true, render, generate: { sources: resolved, params } };
+    }
+    return { ...rest, source: resolveSourceHref(entry.source!, baseDir), trusted: true, render };
   });
 }
 

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { badRequest, notFound } from '../errors.js';
 import type { Grid } from '../raster/raster.js';
 import { findTileMatrix, type TileMatrix, type TileMatrixSetEntry } from './tms.js';
@@ -101,14 +102,31 @@ export function matrixLimits(matrix: TileMatrix, bbox: Bbox): TileMatrixLimits {
   };
 }
 
+/** Limits computed so far, per set: every tile request checks against them, and a collection's bbox is stable. */
+const limitsMemo = new WeakMap<TileMatrixSetEntry, LRUCache<string, TileMatrixLimits[]>>();
+
 /**
- * tileMatrixSetLimits for a CRS84 bbox from the set's first level up to `maxZoom` (index into tileMatrices).
- * Contiguous from the first level: OpenLayers builds its zoom levels from this list and breaks on gaps.
+ * tileMatrixSetLimits for a CRS84 bbox from level `minZoom` (default the set's first) up to `maxZoom` (indices
+ * into tileMatrices). Contiguous: OpenLayers builds its zoom levels from this list and breaks on gaps.
+ * Remembered per set, bbox and zoom range (a cache hit otherwise spent 4 % of its time here); the result is
+ * frozen, as it is shared.
  */
-export function tileMatrixSetLimits(entry: TileMatrixSetEntry, bbox: Bbox, maxZoom: number): TileMatrixLimits[] {
-  const projected = bboxToTmsCrs(entry, bbox);
-  const last = Math.min(maxZoom, entry.definition.tileMatrices.length - 1);
-  return entry.definition.tileMatrices.slice(0, last + 1).map((matrix) => matrixLimits(matrix, projected));
+export function tileMatrixSetLimits(entry: TileMatrixSetEntry, bbox: Bbox, maxZoom: number, minZoom = 0): TileMatrixLimits[] {
+  let memo = limitsMemo.get(entry);
+  if (!memo) {
+    memo = new LRUCache({ max: 1024 });
+    limitsMemo.set(entry, memo);
+  }
+  const key = `${minZoom} ${maxZoom} ${bbox.join(' ')}`;
+  let limits = memo.get(key);
+  if (!limits) {
+    const projected = bboxToTmsCrs(entry, bbox);
+    const last = Math.min(maxZoom, entry.definition.tileMatrices.length - 1);
+    const levels = entry.definition.tileMatrices.slice(Math.min(minZoom, last), last + 1);
+    limits = Object.freeze(levels.map((matrix) => Object.freeze(matrixLimits(matrix, projected)))) as TileMatrixLimits[];
+    memo.set(key, limits);
+  }
+  return limits;
 }
 
 /** Path values arrive as strings; only plain non-negative decimal integers are tile indices. */

@@ -4,6 +4,10 @@ import { collectionDocument, collectionsDocument } from '../ogc/collections.js';
 import type { AppContext } from './context.js';
 import { baseUrl, queryRecord } from './negotiate.js';
 import { sendDocument } from './respond.js';
+import { varyOnClient } from './gdal-legacy.js';
+import { linkView } from './link-view.js';
+import { collectionHtml } from './pages.js';
+import { getTileMatrixSet } from '../grid/tms.js';
 
 const WORLD = [-180, -90, 180, 90] as const;
 
@@ -11,22 +15,25 @@ const WORLD = [-180, -90, 180, 90] as const;
 export function collectionRoutes(ctx: AppContext): Hono {
   const app = new Hono();
 
-  app.get('/', async (c) => {
+  app.get('/', varyOnClient, async (c) => {
     const base = baseUrl(c, ctx.config.PUBLIC_URL);
     const documents = await Promise.all(
       ctx.collections.configured().map(async (entry) => {
         const collection = ctx.collections.resolve(entry.id, {});
-        return collectionDocument(base, collection, await boundsOrWorld(ctx, collection));
+        return collectionDocument(base, linkView(c, collection), await boundsOrWorld(ctx, collection));
       }),
     );
     return sendDocument(c, 'Collections', collectionsDocument(base, documents));
   });
 
-  app.get('/:collectionId', async (c) => {
-    const collection = ctx.collections.resolve(c.req.param('collectionId'), queryRecord(c));
+  app.get('/:collectionId', varyOnClient, async (c) => {
+    const collection = await ctx.collections.resolveAny(c.req.param('collectionId'), queryRecord(c));
     // A single collection reports its source's failure (bad URL, unreachable, not a GeoTIFF) to the client.
     const bounds = await ctx.collections.bounds(collection, c.req.raw.signal);
-    return sendDocument(c, collection.title, collectionDocument(baseUrl(c, ctx.config.PUBLIC_URL), collection, bounds));
+    const base = baseUrl(c, ctx.config.PUBLIC_URL);
+    const view = linkView(c, collection);
+    const maxzoom = ctx.tiles.maxZoomIndex(collection, getTileMatrixSet('WebMercatorQuad'));
+    return sendDocument(c, collection.title, collectionDocument(base, view, bounds), { html: collectionHtml(base, view, bounds, maxzoom) });
   });
 
   return app;

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import type { Logger } from '../logger.js';
+import { currentRequestId, type Logger } from '../logger.js';
 import { badRequest, isOgcError, OgcError } from '../errors.js';
 
 /**
@@ -25,8 +25,10 @@ export function toOgcError(error: unknown): OgcError {
   return new OgcError('internal', 'The server failed to handle this request; the error is logged.', { cause: error });
 }
 
+/** The exception body, with the request id (src/http/request-id.ts) so a user's report finds the log lines. */
 export function exceptionResponse(error: OgcError, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(error.toJSON()), {
+  const requestId = currentRequestId();
+  return new Response(JSON.stringify({ ...error.toJSON(), ...(requestId ? { requestId } : {}) }), {
     status: error.status,
     headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
   });
@@ -38,7 +40,11 @@ export function errorHandler(logger: Logger) {
     const log = { status: ogc.status, method: c.req.method, path: c.req.path, detail: ogc.detail };
     if (ogc.status >= 500) logger.error({ ...log, err: error }, 'request failed');
     else logger.debug(log, 'request rejected');
-    return exceptionResponse(ogc);
+    // RFC 9110: a 401 names the scheme it wants (API keys go as Bearer tokens or X-API-Key). A 503 is a busy
+    // service (the decode budget, the generation queue): clients may come back shortly, sooner if it says so.
+    const challenge: Record<string, string> = ogc.status === 401 ? { 'www-authenticate': 'Bearer realm="terramind-ogc"' } : {};
+    const retry: Record<string, string> = ogc.status === 503 ? { 'retry-after': '1' } : {};
+    return exceptionResponse(ogc, { ...retry, ...ogc.headers, ...challenge });
   };
 }
 

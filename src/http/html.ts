@@ -1,6 +1,7 @@
 /**
- * Minimal HTML views of the JSON documents (f=html or a browser's Accept): the title, every link as an
- * anchor and the JSON itself. No scripts or external assets, so it works offline and behind strict CSPs.
+ * HTML views of the JSON documents (f=html or a browser's Accept): the title, page-specific content (a map
+ * preview, URLs to copy), every link as an anchor and the JSON itself. Scripts and styles come only from this
+ * service (web/ and vendored npm bundles), so pages work offline; without scripts the content still reads.
  */
 interface LinkLike {
   href: string;
@@ -24,6 +25,9 @@ function collectLinks(value: unknown, into: LinkLike[] = []): LinkLike[] {
   return into;
 }
 
+/** Head elements every page shares: the favicon (so no page logs a 404 for /favicon.ico) and the page styles. */
+export const PAGE_HEAD = '<link rel="icon" href="/web/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/web/pages.css">';
+
 export function htmlPage(title: string, document: unknown, extra = ''): string {
   const links = collectLinks(document)
     .map((link) => {
@@ -38,6 +42,7 @@ export function htmlPage(title: string, document: unknown, extra = ''): string {
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}pre{background:#f4f4f4;padding:1rem;overflow:auto}code{word-break:break-all}</style>
+${PAGE_HEAD}
 </head><body>
 <h1>${escapeHtml(title)}</h1>
 ${extra}

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { badRequest } from '../errors.js';
 import { IMAGE_FORMATS, IMAGE_MEDIA_TYPES, type ImageFormat } from '../render/types.js';
+import { linkOrigin } from './link-hosts.js';
 
 /**
  * Content negotiation and absolute base URLs. Documents are JSON unless HTML is asked for explicitly
@@ -100,9 +101,21 @@ export function tileFormat(c: Context): ImageFormat {
   return chosen;
 }
 
-/** Absolute base URL of the service (PUBLIC_URL, or the request's own origin). */
+/** Coverage tiles come only as GeoTIFF: f= may say so (tiff, geotiff or the media type), anything else is a 400. */
+export function coverageFormat(c: Context): 'tiff' {
+  const f = c.req.query('f');
+  if (f !== undefined && !/^(tiff?|geotiff|image\/tiff(;\s*application=geotiff)?)$/i.test(f)) {
+    throw badRequest(`Coverage tiles are GeoTIFF only: use f=tiff (or leave f out), got f='${f}'.`);
+  }
+  return 'tiff';
+}
+
+/**
+ * Absolute base URL of the service: PUBLIC_URL, or the request's own origin when its Host is loopback or on
+ * LINK_HOSTS, else a safe fallback (src/http/link-hosts.ts).
+ */
 export function baseUrl(c: Context, publicUrl: string | undefined): string {
-  return publicUrl ?? new URL(c.req.url).origin;
+  return linkOrigin(c, publicUrl);
 }
 
 /** The request's query as a plain record; a repeated parameter is a client error (it would be ambiguous). */

@@ -3,7 +3,10 @@ import { MODALITY_IDS, type Modality } from '../modalities.js';
 import { renderParamsSchema } from '../render/index.js';
 import { IMAGE_FORMATS, IMAGE_MEDIA_TYPES } from '../render/types.js';
 import { SERVICE_TITLE } from '../ogc/common.js';
+import { z } from 'zod';
+import { GENERATION_PARAM_NAMES, generationParamsSchema } from '../generation/params.js';
 import type { AppContext } from './context.js';
+import { processesOpenApiPaths } from './processes-openapi.js';
 
 /**
  * The OpenAPI 3.0 definition of this service. Built from the same constants the routes use (tile matrix
@@ -47,13 +50,35 @@ function renderParameters(): Record<string, Json> {
   );
 }
 
-export function buildOpenApi(base: string, ctx: Pick<AppContext, 'collections'>): Json {
+/**
+ * Query parameters of generated collections, from the same zod schema that validates them (src/generation/params.ts);
+ * OpenAPI 3.0 wants one schema per parameter, and `thinking` travels comma-separated in a query.
+ */
+function generationParameters(ctx: Pick<AppContext, 'engine'>): Record<string, Json> {
+  if (!ctx.engine) return {};
+  const json = z.toJSONSchema(generationParamsSchema(ctx.engine.pkg), { io: 'input', target: 'openapi-3.0' }) as { properties: Record<string, Json & { description?: string }> };
+  return Object.fromEntries(
+    GENERATION_PARAM_NAMES.map((name) => {
+      const { description, $schema: _schema, ...schema } = json.properties[name]! as Json & { description?: string; $schema?: string };
+      const querySchema = name === 'thinking' ? { type: 'string', description: 'comma-separated modalities' } : schema;
+      return [`generation-${name}`, { name, in: 'query', required: false, description: `Generated collections: ${description}`, schema: querySchema }];
+    }),
+  );
+}
+
+export function buildOpenApi(base: string, ctx: Pick<AppContext, 'collections' | 'engine'>): Json {
   const renderParams = renderParameters();
-  const sourceParams = [...MODALITY_IDS.map((modality) => ref(`parameters/source${modality}`)), ...Object.keys(renderParams).map((key) => ref(`parameters/${key}`))];
+  const generationParams = generationParameters(ctx);
+  const sourceParams = [
+    ...MODALITY_IDS.map((modality) => ref(`parameters/source${modality}`)),
+    ...Object.keys(renderParams).map((key) => ref(`parameters/${key}`)),
+    ...Object.keys(generationParams).map((key) => ref(`parameters/${key}`)),
+  ];
   const collectionParams = [ref('parameters/collectionId'), ...sourceParams];
   const tilesetParams = [...collectionParams, ref('parameters/tileMatrixSetId')];
   const documentParams = [ref('parameters/f-metadata')];
   const tiles = '/collections/{collectionId}/map/tiles';
+  const coverage = '/collections/{collectionId}/coverage/tiles';
   return {
     openapi: '3.0.3',
     info: {
@@ -66,7 +91,7 @@ export function buildOpenApi(base: string, ctx: Pick<AppContext, 'collections'>)
       license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
     },
     servers: [{ url: base }],
-    tags: [{ name: 'Capabilities' }, { name: 'Collections' }, { name: 'Tiles' }, { name: 'Tile matrix sets' }, { name: 'Operations' }],
+    tags: [{ name: 'Capabilities' }, { name: 'Collections' }, { name: 'Tiles' }, { name: 'Tile matrix sets' }, { name: 'Operations' }, { name: 'Processes' }, { name: 'Jobs' }],
     paths: {
       '/': { get: operation('getLandingPage', 'Landing page', ['Capabilities'], documentParams, { '200': jsonOk('Landing page'), ...exceptionResponses }) },
       '/conformance': { get: operation('getConformance', 'Conformance classes', ['Capabilities'], documentParams, { '200': jsonOk('Conformance declaration'), ...exceptionResponses }) },
@@ -123,6 +148,38 @@ export function buildOpenApi(base: string, ctx: Pick<AppContext, 'collections'>)
           },
         ),
       },
+      [coverage]: {
+        get: operation('collection.coverage.getTileSetsList', 'Coverage tilesets of a collection', ['Tiles'], [...collectionParams, ...documentParams], {
+          '200': jsonOk('Tilesets list (dataType coverage)'),
+          ...exceptionResponses,
+          ...upstreamResponses,
+        }),
+      },
+      [`${coverage}/{tileMatrixSetId}`]: {
+        get: operation('collection.coverage.getTileSet', 'Coverage tileset metadata', ['Tiles'], [...tilesetParams, ...documentParams], {
+          '200': jsonOk('Tileset metadata with tileMatrixSetLimits and a templated GeoTIFF tile link'),
+          ...exceptionResponses,
+          ...upstreamResponses,
+        }),
+      },
+      [`${coverage}/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}`]: {
+        get: operation(
+          'collection.coverage.getTile',
+          'A coverage tile: the values as GeoTIFF float32 in physical units, NaN where there is no data',
+          ['Tiles'],
+          [...tilesetParams, ref('parameters/tileMatrix'), ref('parameters/tileRow'), ref('parameters/tileCol'), ref('parameters/f-coverage')],
+          {
+            '200': {
+              description: 'The tile (all NaN where the collection has no data)',
+              headers: { ETag: { schema: { type: 'string' } }, 'X-Cache': { schema: { type: 'string', enum: ['hit', 'miss', 'bypass'] } } },
+              content: { 'image/tiff; application=geotiff': { schema: { type: 'string', format: 'binary' } } },
+            },
+            '304': { description: 'Not modified (If-None-Match)' },
+            ...exceptionResponses,
+            ...upstreamResponses,
+          },
+        ),
+      },
       '/tileMatrixSets': { get: operation('getTileMatrixSetsList', 'Tile matrix sets', ['Tile matrix sets'], documentParams, { '200': jsonOk('Tile matrix sets'), ...exceptionResponses }) },
       '/tileMatrixSets/{tileMatrixSetId}': {
         get: operation('getTileMatrixSet', 'A tile matrix set (OGC TMS 2.0 JSON)', ['Tile matrix sets'], [ref('parameters/tileMatrixSetId'), ...documentParams], {
@@ -131,7 +188,15 @@ export function buildOpenApi(base: string, ctx: Pick<AppContext, 'collections'>)
         }),
       },
       '/health': { get: operation('getHealth', 'Liveness', ['Operations'], [], { '200': { description: 'Alive', content: { 'application/json': { schema: { type: 'object' } } } } }) },
+      '/ready': {
+        get: operation('getReadiness', 'Readiness: 200 once the model is warm, 503 while starting or draining', ['Operations'], [], {
+          '200': { description: 'Ready', content: { 'application/json': { schema: { type: 'object' } } } },
+          '503': ref('responses/Unavailable'),
+        }),
+      },
+      '/modalities': { get: operation('getModalities', 'Modalities with titles, units and map legends', ['Operations'], [], { '200': { description: 'Modalities', content: { 'application/json': { schema: { type: 'object' } } } } }) },
       '/metrics': { get: operation('getMetrics', 'Prometheus metrics', ['Operations'], [], { '200': { description: 'Metrics', content: { 'text/plain': { schema: { type: 'string' } } } } }) },
+      ...processesOpenApiPaths(),
     },
     components: {
       parameters: {
@@ -142,6 +207,8 @@ export function buildOpenApi(base: string, ctx: Pick<AppContext, 'collections'>)
         tileCol: { name: 'tileCol', in: 'path', required: true, schema: { type: 'integer', minimum: 0 } },
         'f-metadata': { name: 'f', in: 'query', required: false, schema: { type: 'string', enum: ['json', 'html'] } },
         ...renderParams,
+        ...generationParams,
+        'f-coverage': { name: 'f', in: 'query', required: false, description: 'Coverage tile format: GeoTIFF only', schema: { type: 'string', enum: ['tiff'] } },
         'f-tile': { name: 'f', in: 'query', required: false, description: 'Tile format (default: Accept, then png)', schema: { type: 'string', enum: ['png', 'webp', 'jpeg', 'jpg'] } },
         ...Object.fromEntries(
           MODALITY_IDS.map((modality) => [
@@ -170,6 +237,7 @@ export function buildOpenApi(base: string, ctx: Pick<AppContext, 'collections'>)
           ['ServerError', 'Server error'],
           ['Upstream', 'The source could not be read (unreachable, not a GeoTIFF, invalid STAC item)'],
           ['UpstreamTimeout', 'The source did not answer within the configured timeout'],
+          ['Unavailable', 'Starting (model warming up) or shutting down'],
         ].map(([name, description]) => [name, { description, content: { 'application/json': { schema: ref('schemas/exception') } } }]),
       ),
     },

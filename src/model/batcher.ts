@@ -18,7 +18,12 @@ export interface BatcherOptions {
   maxSize: number;
   /** How long the first caller of a group waits for others. */
   maxWaitMs: number;
-  run: RunPart;
+  /**
+   * Runs a part. `stacked`: the feeds are the batcher's own concatenation, read by nobody after this call, so the
+   * runner may take their buffers (ModelSessions transfers them to its worker). A lone caller's feeds are its own
+   * arrays, which it may read again (e.g. the DDIM loop reads x after each step): those must be left intact.
+   */
+  run: (part: string, feeds: Feeds, stacked: boolean) => Promise<Feeds>;
   /** Whether a lone caller should wait for company; e.g. false while only one request is in flight. Default true. */
   shouldWait?: () => boolean;
   /** Called after each run with its row count, for metrics and tests. */
@@ -36,7 +41,8 @@ interface Group {
   part: string;
   items: Pending[];
   rows: number;
-  timer?: NodeJS.Timeout;
+  /** Cancels the pending dispatch (a wait timer, or the end of this turn for a lone caller). */
+  cancel?: () => void;
 }
 
 export interface Batcher {
@@ -52,14 +58,14 @@ export function createBatcher(options: BatcherOptions): Batcher {
     const group = groups.get(key);
     if (!group) return;
     groups.delete(key);
-    if (group.timer) clearTimeout(group.timer);
+    group.cancel?.();
     void execute(group);
   };
 
   /** One caller's run on its own tensors; its error goes to that caller only. */
   const runAlone = async (part: string, item: Pending) => {
     try {
-      const out = await options.run(part, item.feeds);
+      const out = await options.run(part, item.feeds, false);
       options.onRun?.(part, item.rows, 1);
       item.resolve(out);
     } catch (error) {
@@ -75,7 +81,7 @@ export function createBatcher(options: BatcherOptions): Batcher {
     }
     let outputs: Feeds;
     try {
-      outputs = await options.run(part, concatFeeds(items.map((item) => item.feeds)));
+      outputs = await options.run(part, concatFeeds(items.map((item) => item.feeds)), true);
       options.onRun?.(part, group.rows, items.length);
     } catch {
       // One caller's tensors can fail a joint run (e.g. an input the graph rejects): rerun each caller alone so
@@ -112,8 +118,17 @@ export function createBatcher(options: BatcherOptions): Batcher {
       }
       group.items.push({ feeds, rows, resolve, reject });
       group.rows += rows;
-      if (group.rows >= options.maxSize || options.maxWaitMs === 0 || options.shouldWait?.() === false) dispatch(key);
-      else group.timer ??= setTimeout(() => dispatch(key), options.maxWaitMs);
+      if (group.rows >= options.maxSize || options.maxWaitMs === 0) dispatch(key);
+      else if (group.cancel) return;
+      else if (options.shouldWait?.() === false) {
+        // Nobody else is in flight: no waiting, but callers that join in this same turn (e.g. chips submitted
+        // together, the first of which found itself alone) still share the run.
+        const immediate = setImmediate(() => dispatch(key));
+        group.cancel = () => clearImmediate(immediate);
+      } else {
+        const timer = setTimeout(() => dispatch(key), options.maxWaitMs);
+        group.cancel = () => clearTimeout(timer);
+      }
     });
 
   return {

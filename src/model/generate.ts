@@ -3,7 +3,7 @@ import type { Modality } from '../modalities.js';
 import type { Feeds, RunPart } from './batcher.js';
 import { tokensToCodes } from './fsq.js';
 import type { ModalityManifest, ModelPackage } from './manifest.js';
-import { clampInPlace, ddimSteps, ddimUpdate } from './schedule.js';
+import { ddimSteps, ddimUpdate, predictionOf } from './schedule.js';
 
 /**
  * The generation stages on plain typed arrays, batch-first (B chips at once), in the order of
@@ -164,8 +164,9 @@ export function codesFor(pkg: ModelPackage, modality: Modality, ids: ArrayLike<n
 }
 
 /**
- * DDIM over the modality's UNet: x starts as `noise` [B,C,224,224]; each step predicts x0, clamps it to
- * [-clip, clip] and moves to the previous timestep. Returns the last clamped x0: standardized pixels [B,C,224,224].
+ * DDIM over the modality's UNet: x starts as `noise` [B,C,224,224]; each step predicts x0, derives the noise
+ * estimate from that raw prediction, clamps x0 to [-clip, clip] and moves to the previous timestep with the clamped
+ * x0 (schedule.ts `ddimUpdate`). Returns the last clamped x0: standardized pixels [B,C,224,224].
  */
 export async function diffusionDecode(
   ctx: ModelContext,
@@ -185,19 +186,20 @@ export async function diffusionDecode(
   const diffusion = ctx.pkg.manifest.diffusion;
   const steps = ddimSteps(diffusion, timesteps);
   let x = noise;
-  let x0 = noise;
+  let result = noise;
   for (const [index, step] of steps.entries()) {
     const out = await ctx.run(tokenizer.unet, {
       x: f32(x, [batch, channels, IMAGE, IMAGE]),
       t: i64(new BigInt64Array(batch).fill(BigInt(step.t)), [batch]),
       code: f32(codes, [batch, f, 14, 14]),
     });
-    x0 = clampInPlace(Float32Array.from(output(out, 'x0', tokenizer.unet) as Float32Array), diffusion.clipSample);
+    const x0 = predictionOf(output(out, 'x0', tokenizer.unet) as Float32Array, diffusion.clipSample);
     // The result is the last clamped x0 (what the update gives when prev alpha is 1), so skip that update.
     if (index < steps.length - 1) x = ddimUpdate(x, x0, step);
+    result = x0.clamped;
     onStep?.(index + 1, steps.length);
   }
-  return x0;
+  return result;
 }
 
 /** LULC VQ-VAE decoder: logits [B,K,224,224] and the argmax class index per pixel [B,224,224]. */

@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import { MODALITIES, parseModality, type Modality } from '../modalities.js';
 import type { Grid, Raster } from '../raster/raster.js';
 import { createBatcher, type Feeds } from './batcher.js';
+import { checkClassIndices, classCount, isClassMap } from './class-input.js';
 import {
   codesFor,
   decodeLogits,
@@ -121,7 +122,8 @@ export function createModelRuntime(config: RuntimeConfig, logger?: Logger, optio
     maxWaitMs: config.BATCH_MAX_WAIT_MS,
     // A lone request has nobody to wait for: run it at once.
     shouldWait: () => active > 1,
-    run: (part, feeds) => sessions.run(part, feeds),
+    // Stacked feeds are the batcher's fresh copies: they move to the worker thread; a lone caller's are copied.
+    run: (part, feeds, stacked) => sessions.run(part, feeds, { transferInputs: stacked }),
     onRun: (part, rows, callers) => {
       if (callers > 1) batchedRuns += 1;
       options.onRun?.(part, rows, callers);
@@ -211,7 +213,9 @@ export function validateRequest(pkg: ModelPackage, request: GenerateRequest): Va
   const offsets: Partial<Record<Modality, number>> = {};
   for (const [name, value] of Object.entries(request.offsets ?? {})) {
     if (typeof value !== 'number' || !Number.isFinite(value)) throw badRequest(`offsets.${name} must be a finite number.`);
-    offsets[modalityName(name, 'offset')] = value;
+    const id = modalityName(name, 'offset');
+    if (isClassMap(id) && value !== 0) throw badRequest(`offsets.${name} does not apply: ${id} values are class indices, which are not standardized.`);
+    offsets[id] = value;
   }
   const inputs: Partial<Record<Modality, EncoderInput>> = {};
   let grid = request.grid;
@@ -265,20 +269,17 @@ export function validateRequest(pkg: ModelPackage, request: GenerateRequest): Va
         }
       }
     });
-    const pixels = standardize(input.bands, m.mean, m.std, offsets[id] ?? 0);
-    if (MODALITIES[id].encoding === 'token') {
-      if (!m.input.tokenizerEncoder) throw badRequest(`This model has no tokenizer for ${id} images; give ${id} as 196 token ids.`);
-      if (id === 'LULC') {
-        const classes = m.classes ?? 10;
-        for (let i = 0; i < PIXELS; i += 1) {
-          const v = pixels[i]!;
-          if (!Number.isInteger(v) || v < 0 || v >= classes) {
-            throw badRequest(`Input LULC has value ${input.bands[0]![i]} at pixel ${i}; classes are integers 0..${classes - 1}.`);
-          }
-        }
-      }
+    if (MODALITIES[id].encoding === 'token' && !m.input.tokenizerEncoder) {
+      throw badRequest(`This model has no tokenizer for ${id} images; give ${id} as 196 token ids.`);
     }
-    inputs[id] = { pixels };
+    const classes = classCount(id, m);
+    if (classes !== undefined) {
+      // A class map goes to its tokenizer as the indices themselves (checked on the values given, never shifted).
+      input.bands.forEach((band, c) => checkClassIndices(id, m.bands[c]!, band, 224, classes));
+      inputs[id] = { pixels: standardize(input.bands, m.bands.map(() => 0), m.bands.map(() => 1)) };
+    } else {
+      inputs[id] = { pixels: standardize(input.bands, m.mean, m.std, offsets[id] ?? 0) };
+    }
   }
   const thinking = [...new Set((request.thinking ?? []).map((name) => modalityName(name, 'thinking')))];
   for (const id of thinking) {

@@ -1,7 +1,8 @@
 /**
  * The DDIM schedule of the DiVAE decoders (terramind-reference.md §3.3): linear betas, zero-terminal-SNR
  * rescale, "trailing" timesteps, prev-alpha 1 past the end, x0 clamped to [-1, 1] (what dynamic thresholding
- * with sample_max_value=1 reduces to). Computed in float64; the reference's float32 differs by ~1e-7.
+ * with sample_max_value=1 reduces to) while the noise estimate uses the unclamped x0. Computed in float64; the
+ * reference's float32 differs by ~1e-7.
  */
 export interface DiffusionConfig {
   numTrainTimesteps: number;
@@ -86,18 +87,39 @@ export function clampInPlace(x: Float32Array, limit: number): Float32Array {
 }
 
 /**
- * One deterministic DDIM update (eta = 0) with prediction_type "sample": given x_t and the (already clamped) x0
- * prediction, returns x_prev = sqrt(a_prev) x0 + sqrt(1 - a_prev) eps with eps = (x_t - sqrt(a) x0) / sqrt(1 - a).
+ * One UNet x0 prediction in both forms a DDIM step needs: the raw output (the noise estimate comes from it) and its
+ * clamp to [-clip, clip] (the only x0 that enters x_prev, and the loop's result). Keeping them together under
+ * names is the point: deriving eps from the clamped value is the mistake fixed in issue 6.
  */
-export function ddimUpdate(x: Float32Array, x0: Float32Array, step: DdimStep): Float32Array {
+export interface X0Prediction {
+  readonly raw: Float32Array;
+  readonly clamped: Float32Array;
+}
+
+/** Pairs a raw UNet output with its clamped copy; `raw` is kept as it is. */
+export function predictionOf(raw: Float32Array, clip: number): X0Prediction {
+  return { raw, clamped: clampInPlace(Float32Array.from(raw), clip) };
+}
+
+/**
+ * One deterministic DDIM update (eta = 0) with prediction_type "sample", as IBM's DDIMScheduler.step with
+ * thresholding and use_clipped_model_output=False (terramind-reference.md §3.3):
+ *   eps    = (x_t - sqrt(a) * x0.raw) / sqrt(1 - a)         from the unclamped prediction
+ *   x_prev = sqrt(a_prev) * x0.clamped + sqrt(1 - a_prev) * eps
+ */
+export function ddimUpdate(x: Float32Array, x0: X0Prediction, step: DdimStep): Float32Array {
+  const { raw, clamped } = x0;
+  if (raw.length !== x.length || clamped.length !== x.length) {
+    throw new RangeError(`ddimUpdate: x has ${x.length} values, x0.raw ${raw.length}, x0.clamped ${clamped.length}`);
+  }
   const sa = Math.sqrt(step.alphaBar);
   const s1a = Math.sqrt(1 - step.alphaBar);
   const sp = Math.sqrt(step.alphaBarPrev);
   const s1p = Math.sqrt(1 - step.alphaBarPrev);
   const out = new Float32Array(x.length);
   for (let i = 0; i < x.length; i += 1) {
-    const eps = (x[i]! - sa * x0[i]!) / s1a;
-    out[i] = sp * x0[i]! + s1p * eps;
+    const eps = (x[i]! - sa * raw[i]!) / s1a;
+    out[i] = sp * clamped[i]! + s1p * eps;
   }
   return out;
 }

@@ -1,7 +1,8 @@
-import * as ort from 'onnxruntime-node';
+import type { InferenceSession } from 'onnxruntime-node';
 import type { Logger } from '../logger.js';
 import type { BatchTensor, Feeds } from './batcher.js';
 import type { ModelPackage } from './manifest.js';
+import { SessionHost } from './session-host.js';
 
 export type ExecutionProvider = 'cuda' | 'webgpu' | 'cpu';
 
@@ -13,12 +14,26 @@ export interface SessionOptions {
   interOpThreads: number;
 }
 
+export interface RunOptions {
+  /**
+   * The caller gives up `feeds`: nobody reads them after this call (e.g. the batcher's stacked copies), so their
+   * buffers move to the worker thread and are detached here. Default false: the inputs are copied.
+   */
+  transferInputs?: boolean;
+}
+
 /**
  * The onnxruntime-node sessions of one package, one per ONNX file, created on first use and kept until close().
- * Creation falls back through the configured providers per session and logs which one was used.
+ * They live in one worker thread (session-host.ts) so that runs do not block the event loop. Creation falls back
+ * through the configured providers per session and logs which one was used.
  */
 export class ModelSessions {
-  private readonly sessions = new Map<string, Promise<{ session: ort.InferenceSession; provider: ExecutionProvider }>>();
+  private readonly sessions = new Map<string, Promise<{ provider: ExecutionProvider }>>();
+  private readonly host = new SessionHost((reason) => {
+    // The worker ended unexpectedly: its sessions are gone, so the next run of each file creates it again.
+    this.sessions.clear();
+    this.logger?.error({ err: reason }, 'onnxruntime worker thread lost');
+  });
   /** ONNX file -> provider that runs it. */
   readonly providers = new Map<string, ExecutionProvider>();
   /** ONNX file -> milliseconds its session took to create. */
@@ -51,14 +66,14 @@ export class ModelSessions {
     const failures: string[] = [];
     const start = performance.now();
     for (const provider of providers) {
-      const sessionOptions: ort.InferenceSession.SessionOptions = {
+      const sessionOptions: InferenceSession.SessionOptions = {
         executionProviders: [provider],
         graphOptimizationLevel: 'all',
       };
       if (this.options.intraOpThreads > 0) sessionOptions.intraOpNumThreads = this.options.intraOpThreads;
       if (this.options.interOpThreads > 0) sessionOptions.interOpNumThreads = this.options.interOpThreads;
       try {
-        const session = await ort.InferenceSession.create(this.pkg.path(file), sessionOptions);
+        await this.host.create(file, this.pkg.path(file), sessionOptions);
         const ms = performance.now() - start;
         this.providers.set(file, provider);
         this.createMs.set(file, ms);
@@ -67,7 +82,7 @@ export class ModelSessions {
           this.announced = true;
           this.logger?.warn({ provider, configured }, `running the model on ${provider}: the preferred providers are unavailable`);
         }
-        return { session, provider };
+        return { provider };
       } catch (error) {
         const reason = (error as Error).message.split('\n')[0] ?? '';
         failures.push(`${provider}: ${reason}`);
@@ -80,12 +95,15 @@ export class ModelSessions {
     throw new Error(`Could not create an onnxruntime session for ${file} with any provider: ${failures.join('; ')}`);
   }
 
-  /** Runs one ONNX file on plain typed-array tensors. */
-  async run(file: string, feeds: Feeds): Promise<Feeds> {
-    const { session } = await this.open(file);
-    const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
-    const results = await session.run(ortFeeds);
+  /** Runs one ONNX file on plain typed-array tensors (in the worker thread; see RunOptions for the inputs' buffers). */
+  async run(file: string, feeds: Feeds, options: RunOptions = {}): Promise<Feeds> {
+    await this.open(file);
+    let results;
+    try {
+      results = await this.host.run(file, feeds, options.transferInputs ?? false);
+    } catch (error) {
+      throw Object.assign(new Error(`${file}: ${(error as Error).message}`, { cause: error }), { name: (error as Error).name });
+    }
     this.runs += 1;
     const out: Feeds = {};
     for (const [name, tensor] of Object.entries(results)) {
@@ -109,15 +127,12 @@ export class ModelSessions {
     return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
   }
 
+  /** Releases every session and ends the worker thread (a later run starts a fresh one). */
   async close(): Promise<void> {
     const all = [...this.sessions.values()];
     this.sessions.clear();
-    for (const pending of all) {
-      try {
-        await (await pending).session.release();
-      } catch {
-        // a session that failed to open has nothing to release
-      }
-    }
+    // Let creations under way finish first, so the worker's release covers them.
+    await Promise.allSettled(all);
+    await this.host.close();
   }
 }

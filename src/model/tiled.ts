@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { badRequest } from '../errors.js';
 import type { Modality } from '../modalities.js';
 import { createRaster, type Raster } from '../raster/raster.js';
+import { checkClassIndices, classCount } from './class-input.js';
 import { PIXELS } from './generate.js';
 import { modalityName, type GenerateRequest, type ModelRuntime } from './runtime.js';
 
@@ -54,6 +55,13 @@ export async function generateTiled(runtime: ModelRuntime, request: TiledRequest
       throw badRequest(`Input ${name} is not on the same grid as ${entries[0]![0]}; inputs must be co-registered (same CRS, transform and size).`);
     }
   }
+  // Class maps are checked on the whole raster first, so the reported row and column are the caller's.
+  for (const [name, r] of entries) {
+    const id = modalityName(name, 'input');
+    const entry = runtime.manifest.modalities[id];
+    const classes = entry ? classCount(id, entry) : undefined;
+    if (classes !== undefined) r.bands.forEach((band, c) => checkClassIndices(id, entry!.bands[c] ?? String(c + 1), band, r.width, classes));
+  }
   const { width, height } = first;
   const xs = chipOffsets(width);
   const ys = chipOffsets(height);
@@ -105,11 +113,21 @@ export async function generateTiled(runtime: ModelRuntime, request: TiledRequest
 
   const concurrency = Math.max(1, request.concurrency ?? 8);
   let next = 0;
+  // After one chip failed the request has failed: start no further chips, let the running ones end (so nothing
+  // still runs when this rejects and the caller closes the runtime), then throw the first error.
+  let failure: { error: unknown } | undefined;
   await Promise.all(
     Array.from({ length: Math.min(concurrency, chips.length) }, async () => {
-      while (next < chips.length) await runChip(chips[next++]!);
+      while (!failure && next < chips.length) {
+        try {
+          await runChip(chips[next++]!);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
     }),
   );
+  if (failure) throw failure.error;
 
   const grid = { crs: first.crs, transform: first.transform, width, height };
   const rasters: Partial<Record<Modality, Raster>> = {};

@@ -4,6 +4,7 @@ import { badRequest, isOgcError, OgcError, upstreamError, upstreamTimeout } from
 import type { Metrics } from '../metrics.js';
 import { addressRefusal, isAllowlisted, literalAddress } from './address-policy.js';
 import { fetchFileUrl } from './file-url.js';
+import { currentBudget, type RequestBudget } from './request-budget.js';
 import type { FetchPolicy, GuardedFetch } from './types.js';
 
 const MAX_REDIRECTS = 5;
@@ -115,8 +116,11 @@ export function createGuardedFetch(policy: FetchPolicy, metrics?: Metrics): Guar
       return fetchFileUrl(url, init.headers, policy.maxBytes);
     }
 
+    // Each fetch has its own timeout, and all fetches of one request share the request's deadline.
+    const budget = currentBudget();
     const timeout = AbortSignal.timeout(policy.timeoutMs);
-    const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+    const signals = [timeout, ...(init.signal ? [init.signal] : []), ...(budget ? [budget.signal] : [])];
+    const signal = signals.length === 1 ? timeout : AbortSignal.any(signals);
     const conditional = Object.keys(init.headers ?? {}).some((name) => /^if-(none-match|modified-since)$/i.test(name));
 
     for (let hop = 0; ; hop += 1) {
@@ -136,7 +140,7 @@ export function createGuardedFetch(policy: FetchPolicy, metrics?: Metrics): Guar
           dispatcher: isAllowlisted(url, policy.allowHosts) ? trusted : guarded,
         });
       } catch (error) {
-        throw classifyFailure(error, url, hop, policy, timeout, init.signal, count);
+        throw classifyFailure(error, { url, hop, policy, timeout, callerSignal: init.signal, budget }, count);
       }
 
       if (REDIRECT_STATUSES.has(response.status)) {
@@ -191,15 +195,21 @@ export function createGuardedFetch(policy: FetchPolicy, metrics?: Metrics): Guar
   };
 }
 
-function classifyFailure(
-  error: unknown,
-  url: URL,
-  hop: number,
-  policy: FetchPolicy,
-  timeout: AbortSignal,
-  callerSignal: AbortSignal | undefined,
-  count: (outcome: string) => void,
-): unknown {
+interface FetchAttempt {
+  url: URL;
+  hop: number;
+  policy: FetchPolicy;
+  timeout: AbortSignal;
+  callerSignal: AbortSignal | undefined;
+  budget: RequestBudget | undefined;
+}
+
+function classifyFailure(error: unknown, attempt: FetchAttempt, count: (outcome: string) => void): unknown {
+  const { url, hop, policy, timeout, callerSignal, budget } = attempt;
+  if (budget?.signal.aborted) {
+    count('timeout');
+    return budget.timeoutError(`waiting for ${redactUrl(url)}`);
+  }
   if (isOgcError(error)) return error;
   const refused = findRefusal(error);
   if (refused) {
@@ -222,12 +232,13 @@ function classifyFailure(
  * Reads a whole body, stopping as soon as it passes maxBytes (a 502 "too large", since the upstream sent
  * more than a source of that kind should). Timeouts while reading become 504.
  */
-export async function readBody(response: Response, maxBytes: number): Promise<Uint8Array> {
+export async function readBody(response: Response, maxBytes: number, limitName?: string): Promise<Uint8Array> {
   if (!response.body) return new Uint8Array(0);
+  const limit = limitName ? `${limitName}=${maxBytes}` : String(maxBytes);
   const declared = Number(response.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) {
     await response.body.cancel().catch(() => undefined);
-    throw upstreamError(`${describe(response)} is too large: ${declared} bytes, the limit is ${maxBytes}`);
+    throw upstreamError(`${describe(response)} is too large: ${declared} bytes, the limit is ${limit}`);
   }
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -239,7 +250,7 @@ export async function readBody(response: Response, maxBytes: number): Promise<Ui
       total += value.byteLength;
       if (total > maxBytes) {
         await reader.cancel().catch(() => undefined);
-        throw upstreamError(`${describe(response)} is too large: more than ${maxBytes} bytes`);
+        throw upstreamError(`${describe(response)} is too large: more than ${maxBytes} bytes${limitName ? ` (${limitName})` : ''}`);
       }
       chunks.push(value);
     }

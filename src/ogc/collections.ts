@@ -8,6 +8,10 @@ export interface CollectionView {
   modality: string;
   linkQuery: QueryPairs;
   attribution?: string;
+  /** Generated collections: how the content is made (model, weights, sources, parameters). */
+  generatedBy?: { model: string; version: string; weights: string; sources: { modality: string; href: string }[]; parameters: Record<string, unknown> };
+  /** Further links, by path on this service (e.g. a collection output's defining request, rel workflow). */
+  relatedLinks?: { path: string; rel: string; type: string; title: string }[];
 }
 
 export function collectionPath(id: string): string {
@@ -26,6 +30,13 @@ export function collectionDocument(base: string, collection: CollectionView, bou
       type: MEDIA.json,
       title: 'Map tilesets',
     },
+    {
+      href: href(base, `${path}/coverage/tiles`, collection.linkQuery),
+      rel: REL.tilesetsCoverage,
+      type: MEDIA.json,
+      title: 'Coverage tilesets (GeoTIFF values in physical units)',
+    },
+    ...(collection.relatedLinks ?? []).map(({ path: linked, ...link }) => ({ href: `${base}${linked}`, ...link })),
   ];
   return {
     id: collection.id,
@@ -37,6 +48,7 @@ export function collectionDocument(base: string, collection: CollectionView, bou
     extent: { spatial: { bbox: [[bounds[0], bounds[1], bounds[2], bounds[3]]], crs: CRS84 } },
     crs: [CRS84],
     dataType: 'map',
+    ...(collection.generatedBy ? { generatedBy: collection.generatedBy } : {}),
     links,
   };
 }

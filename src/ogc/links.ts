@@ -26,6 +26,7 @@ export const REL = {
   tilingSchemes: 'http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes',
   tilingScheme: 'http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme',
   tilesetsMap: 'http://www.opengis.net/def/rel/ogc/1.0/tilesets-map',
+  tilesetsCoverage: 'http://www.opengis.net/def/rel/ogc/1.0/tilesets-coverage',
   geodata: 'http://www.opengis.net/def/rel/ogc/1.0/geodata',
 } as const;
 

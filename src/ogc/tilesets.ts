@@ -1,4 +1,4 @@
-import { clampMercatorLat, type TileMatrixLimits } from '../grid/tiles.js';
+import { clampMercatorLat, lonLatToMercator, type TileMatrixLimits } from '../grid/tiles.js';
 import type { TileMatrixSetEntry } from '../grid/tms.js';
 import { IMAGE_FORMATS, IMAGE_MEDIA_TYPES } from '../render/types.js';
 import type { CollectionView } from './collections.js';
@@ -12,28 +12,44 @@ import { CRS84, href, MEDIA, REL, type Link, type QueryPairs } from './links.js'
  */
 export const TILE_FORMATS = IMAGE_FORMATS.map((f) => ({ f, type: IMAGE_MEDIA_TYPES[f] }));
 
-export function tilesPath(collectionId: string): string {
-  return `${collectionPath(collectionId)}/map/tiles`;
+/** Map tiles are rendered images; coverage tiles are the values themselves (GeoTIFF float32, physical units). */
+export type TilesDataType = 'map' | 'coverage';
+
+export const COVERAGE_MEDIA_TYPE = 'image/tiff; application=geotiff';
+const COVERAGE_FORMATS = [{ f: 'tiff', type: COVERAGE_MEDIA_TYPE }];
+
+/**
+ * Item links of map tiles in reverse preference, PNG last: OpenLayers' OGCMapTile takes the last item link of a
+ * known image type (and JPEG has no transparency); GDAL picks by type, whatever the order.
+ */
+const ITEM_LINK_FORMATS = [...TILE_FORMATS].reverse();
+
+function formatsOf(dataType: TilesDataType) {
+  return dataType === 'map' ? TILE_FORMATS : COVERAGE_FORMATS;
 }
 
-export function tileTemplate(base: string, collection: CollectionView, tmsId: string, f: string, xyz = false): string {
+export function tilesPath(collectionId: string, dataType: TilesDataType = 'map'): string {
+  return `${collectionPath(collectionId)}/${dataType}/tiles`;
+}
+
+export function tileTemplate(base: string, collection: CollectionView, tmsId: string, f: string, xyz = false, dataType: TilesDataType = 'map'): string {
   const vars = xyz ? '{z}/{y}/{x}' : '{tileMatrix}/{tileRow}/{tileCol}';
-  return href(base, `${tilesPath(collection.id)}/${tmsId}/${vars}`, collection.linkQuery, [['f', f]]);
+  return href(base, `${tilesPath(collection.id, dataType)}/${tmsId}/${vars}`, collection.linkQuery, [['f', f]]);
 }
 
-function tilesetLinks(base: string, collection: CollectionView, tms: TileMatrixSetEntry): Link[] {
+function tilesetLinks(base: string, collection: CollectionView, tms: TileMatrixSetEntry, dataType: TilesDataType): Link[] {
   const id = tms.definition.id;
   const query: QueryPairs = collection.linkQuery;
   const links: Link[] = [
-    { href: href(base, `${tilesPath(collection.id)}/${id}`, query, [['f', 'json']]), rel: 'self', type: MEDIA.json, title: `${collection.title} (${id})` },
+    { href: href(base, `${tilesPath(collection.id, dataType)}/${id}`, query, [['f', 'json']]), rel: 'self', type: MEDIA.json, title: `${collection.title} (${id})` },
     // Two encodings of the tiling scheme, in this order: GDAL >= 3.8 and OpenLayers take the first (2.0);
     // GDAL 3.6/3.7 (Debian 12, its QGIS) keep the last one and parse only the TMS 1.0 encoding.
     { href: `${base}/tileMatrixSets/${id}`, rel: REL.tilingScheme, type: MEDIA.json, title: `${id} (TMS 2.0)` },
     { href: `${base}/tileMatrixSets/${id}?tmsVersion=1.0`, rel: REL.tilingScheme, type: MEDIA.json, title: `${id} (TMS 1.0 encoding, for GDAL < 3.8)` },
     { href: href(base, collectionPath(collection.id), query), rel: REL.geodata, type: MEDIA.json, title: collection.title },
-    ...TILE_FORMATS.map(
+    ...(dataType === 'map' ? ITEM_LINK_FORMATS : COVERAGE_FORMATS).map(
       (format): Link => ({
-        href: tileTemplate(base, collection, id, format.f),
+        href: tileTemplate(base, collection, id, format.f, false, dataType),
         rel: 'item',
         type: format.type,
         title: `${format.f.toUpperCase()} tiles`,
@@ -41,22 +57,22 @@ function tilesetLinks(base: string, collection: CollectionView, tms: TileMatrixS
       }),
     ),
   ];
-  if (id === 'WebMercatorQuad') {
+  if (id === 'WebMercatorQuad' && dataType === 'map') {
     links.push({ href: href(base, `${tilesPath(collection.id)}/${id}/tilejson.json`, query), rel: 'alternate', type: MEDIA.json, title: 'TileJSON 3.0.0' });
   }
   return links;
 }
 
 /** The members a tileset shares with its entry in the tilesets list (what the Tiles ETS reads in both). */
-function tilesetSummary(base: string, collection: CollectionView, tms: TileMatrixSetEntry, limits: TileMatrixLimits[]) {
+function tilesetSummary(base: string, collection: CollectionView, tms: TileMatrixSetEntry, limits: TileMatrixLimits[], dataType: TilesDataType) {
   return {
-    title: `${collection.title} (${tms.definition.id})`,
-    dataType: 'map',
+    title: `${collection.title} (${tms.definition.id}${dataType === 'coverage' ? ', coverage' : ''})`,
+    dataType,
     crs: tms.crsUri,
     tileMatrixSetURI: tms.definition.uri,
     tileMatrixSetId: tms.definition.id,
     tileMatrixSetLimits: limits,
-    links: tilesetLinks(base, collection, tms),
+    links: tilesetLinks(base, collection, tms, dataType),
   };
 }
 
@@ -67,15 +83,16 @@ export function tilesetDocument(
   tms: TileMatrixSetEntry,
   limits: TileMatrixLimits[],
   bounds: readonly number[],
+  dataType: TilesDataType = 'map',
 ) {
-  const { links, ...summary } = tilesetSummary(base, collection, tms, limits);
+  const { links, ...summary } = tilesetSummary(base, collection, tms, limits, dataType);
   return {
     ...summary,
     description: collection.description,
     tileMatrixSet: tms.definition,
     boundingBox: { lowerLeft: [bounds[0], bounds[1]], upperRight: [bounds[2], bounds[3]], crs: CRS84 },
     attribution: collection.attribution,
-    mediaTypes: TILE_FORMATS.map((format) => format.type),
+    mediaTypes: formatsOf(dataType).map((format) => format.type),
     links,
   };
 }
@@ -85,13 +102,15 @@ export function tilesetsListDocument(
   base: string,
   collection: CollectionView,
   sets: { tms: TileMatrixSetEntry; limits: TileMatrixLimits[] }[],
+  dataType: TilesDataType = 'map',
 ) {
+  const title = dataType === 'map' ? 'Map tilesets' : 'Coverage tilesets';
   return {
     links: [
-      { href: href(base, tilesPath(collection.id), collection.linkQuery, [['f', 'json']]), rel: 'self', type: MEDIA.json, title: 'Map tilesets' },
+      { href: href(base, tilesPath(collection.id, dataType), collection.linkQuery, [['f', 'json']]), rel: 'self', type: MEDIA.json, title },
       { href: href(base, collectionPath(collection.id), collection.linkQuery), rel: REL.geodata, type: MEDIA.json, title: collection.title },
     ],
-    tilesets: sets.map(({ tms, limits }) => tilesetSummary(base, collection, tms, limits)),
+    tilesets: sets.map(({ tms, limits }) => tilesetSummary(base, collection, tms, limits, dataType)),
   };
 }
 
@@ -119,8 +138,24 @@ export function tileJsonDocument(
     minzoom: zoom.min,
     maxzoom: zoom.max,
     bounds: [west, south, east, north],
-    center: [(west + east) / 2, (south + north) / 2, Math.min(zoom.max, Math.max(zoom.min, Math.round((zoom.min + zoom.max) / 2)))],
+    center: [(west + east) / 2, (south + north) / 2, fittingZoom([west, south, east, north], zoom)],
   };
+}
+
+/** Map viewport the TileJSON centre zoom is chosen for: the extent fits in 512 px (two 256 px tiles). */
+const VIEW_PIXELS = 512;
+
+/**
+ * The deepest zoom at which the whole extent fits in VIEW_PIXELS, within the collection's zoom range: a map
+ * opened on the centre shows the data (a 2 km chip at 15, a 100 km scene at 9), never a blank world.
+ */
+export function fittingZoom(bounds: readonly number[], zoom: { min: number; max: number }): number {
+  const [minX, minY] = lonLatToMercator(bounds[0], bounds[1]);
+  const [maxX, maxY] = lonLatToMercator(bounds[2], bounds[3]);
+  const span = Math.max(maxX - minX, maxY - minY);
+  const world = 2 * lonLatToMercator(180, 0)[0];
+  const fit = span > 0 ? Math.floor(Math.log2((VIEW_PIXELS / 256) * (world / span))) : zoom.max;
+  return Math.min(zoom.max, Math.max(zoom.min, fit));
 }
 
 /** `/tileMatrixSets` list. */

@@ -1,8 +1,10 @@
 import { open as openFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { badRequest, isOgcError, upstreamError } from '../errors.js';
+import { readBody } from '../net/guarded-fetch.js';
 import type { GuardedFetch } from '../net/types.js';
 import { BLOCK_SIZE, type BlockCache } from './block-cache.js';
+import { mergeRanges } from './range-merge.js';
 
 /** What a range read returns: the bytes starting at `start`, and the file size when the server told it. */
 export interface RangeResult {
@@ -13,6 +15,12 @@ export interface RangeResult {
 
 /** Reads bytes [start, end] (inclusive) of one file. Short data means end of file. */
 export type RangeReader = (start: number, end: number, signal?: AbortSignal) => Promise<RangeResult>;
+
+/**
+ * A server that ignores Range answers every read with the whole file; that is accepted up to this size (a small
+ * file is then cached whole), beyond it every tile would download the file again.
+ */
+export const MAX_WHOLE_FILE_BYTES = 16 * 1024 * 1024;
 
 /** Range reads over HTTP through the guarded fetch (which already bounds time, size and hosts). */
 export function httpRangeReader(url: string, fetch: GuardedFetch): RangeReader {
@@ -26,7 +34,15 @@ export function httpRangeReader(url: string, fetch: GuardedFetch): RangeReader {
       await response.body?.cancel();
       throw upstreamError(`Fetching ${url} failed: upstream answered HTTP ${response.status}`);
     }
-    const data = new Uint8Array(await response.arrayBuffer());
+    // readBody, not arrayBuffer(): a timeout while the body arrives is a 504, not a 502, and a body longer than
+    // what was asked for is cut off as soon as it is.
+    if (response.status === 200 && Number(response.headers.get('content-length')) > MAX_WHOLE_FILE_BYTES) {
+      await response.body?.cancel();
+      throw upstreamError(
+        `${url} ignores Range requests and is larger than ${MAX_WHOLE_FILE_BYTES} bytes; serve it from a server that supports byte ranges`,
+      );
+    }
+    const data = await readBody(response, response.status === 206 ? end - start + 1 : MAX_WHOLE_FILE_BYTES);
     if (response.status === 200) {
       // A server that ignores Range sends the whole file; keep it (the guarded fetch capped its size).
       return { start: 0, data, total: data.byteLength };
@@ -65,15 +81,29 @@ interface Slice {
   length: number;
 }
 
+interface ByteRangeWaiter extends Waiter {
+  slice: Slice;
+}
+
+interface Waiter {
+  resolve: (bytes: Uint8Array) => void;
+  reject: (error: unknown) => void;
+}
+
 /**
- * A geotiff.js source (duck-typed BaseSource) reading aligned blocks through the shared block cache.
- * geotiff.js asks for each internal tile in a separate fetch() call, so missing blocks are collected for one
- * event-loop turn and then fetched together: adjacent blocks (or one block apart) share one range request.
- * A block already being fetched by anyone is awaited, not fetched again.
+ * A geotiff.js source (duck-typed BaseSource) over the shared byte cache, with two kinds of reads:
+ * - `fetch`: aligned 16 KiB blocks, for the header, IFDs and tag arrays (small reads close together, so the
+ *   first block answers most of them);
+ * - `fetchExact`: exactly the requested ranges, for internal tiles (`tileReader()` is what each image reads
+ *   its pixels through), cached per range; rounding them to blocks fetched 2.5x the bytes on 64 px tiles.
+ * geotiff.js asks for each internal tile in a separate call, so what is missing is collected for one
+ * event-loop turn and fetched together: adjacent blocks or ranges (and small gaps) share one request.
+ * Anything already being fetched by anyone is awaited, not fetched again.
  */
 export class CachedByteSource {
   private total: number | undefined;
-  private pending = new Map<number, { resolve: (block: Uint8Array) => void; reject: (error: unknown) => void }>();
+  private pending = new Map<number, Waiter>();
+  private pendingExact = new Map<string, ByteRangeWaiter>();
   private flushScheduled = false;
 
   constructor(
@@ -103,17 +133,37 @@ export class CachedByteSource {
     return slices.map((slice) => this.assemble(slice, found));
   }
 
+  /** Exactly these byte ranges; each result is a fresh buffer the caller may transfer to a worker. */
+  async fetchExact(slices: Slice[], signal?: AbortSignal): Promise<ArrayBuffer[]> {
+    const parts = await raceAbort(Promise.all(slices.map((slice) => this.range(slice))), signal);
+    return parts.map((part) => part.slice().buffer);
+  }
+
+  /** What an image reads its internal tiles through (assigned to GeoTIFFImage.source by openCog). */
+  tileReader(): { fetch: (slices: Slice[], signal?: AbortSignal) => Promise<ArrayBuffer[]> } {
+    return { fetch: (slices, signal) => this.fetchExact(slices, signal) };
+  }
+
   private key(index: number): string {
     return `${this.url}#${index}`;
   }
 
-  private block(index: number): Promise<Uint8Array> | Uint8Array {
-    if (this.total !== undefined && index * BLOCK_SIZE >= this.total) return new Uint8Array(0);
-    const key = this.key(index);
-    const hit = this.cache.get(key);
-    if (hit) {
+  private rangeKey(slice: Slice): string {
+    return `${this.url}@${slice.offset}+${slice.length}`;
+  }
+
+  private range(slice: Slice): Promise<Uint8Array> | Uint8Array {
+    // Past the end of the file there is nothing to ask for (a truncated file then fails to decode: a 502).
+    if (slice.length <= 0 || (this.total !== undefined && slice.offset >= this.total)) return new Uint8Array(0);
+    const key = this.rangeKey(slice);
+    return this.lookup(key, this.cache.get(key) ?? this.fromBlocks(slice), (waiter) => this.pendingExact.set(key, { slice, ...waiter }));
+  }
+
+  /** The cached bytes, a fetch of them already under way, or a new fetch queued for the next flush. */
+  private lookup(key: string, cached: Uint8Array | undefined, enqueue: (waiter: Waiter) => void): Promise<Uint8Array> | Uint8Array {
+    if (cached) {
       this.cache.stats.blockHits++;
-      return hit;
+      return cached;
     }
     const inFlight = this.cache.inFlight.get(key);
     if (inFlight) {
@@ -121,19 +171,43 @@ export class CachedByteSource {
       return inFlight;
     }
     this.cache.stats.blockMisses++;
-    const promise = new Promise<Uint8Array>((resolve, reject) => this.pending.set(index, { resolve, reject }));
+    const promise = new Promise<Uint8Array>((resolve, reject) => enqueue({ resolve, reject }));
     promise.catch(() => undefined).finally(() => this.cache.inFlight.delete(key));
     this.cache.inFlight.set(key, promise);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.scheduleFlush();
     return promise;
   }
 
-  /** Fetches every block requested during the last event-loop turn, merged into as few ranges as possible. */
+  /** A range that cached blocks already cover (small overview tiles often sit in the header block). */
+  private fromBlocks(slice: Slice): Uint8Array | undefined {
+    const blocks = new Map<number, Uint8Array>();
+    const first = Math.floor(slice.offset / BLOCK_SIZE);
+    const last = Math.floor((slice.offset + Math.max(slice.length, 1) - 1) / BLOCK_SIZE);
+    for (let index = first; index <= last; index++) {
+      const block = this.cache.get(this.key(index));
+      if (!block) return undefined;
+      blocks.set(index, block);
+    }
+    const bytes = new Uint8Array(this.assemble(slice, blocks));
+    return bytes.byteLength === slice.length ? bytes : undefined;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private block(index: number): Promise<Uint8Array> | Uint8Array {
+    if (this.total !== undefined && index * BLOCK_SIZE >= this.total) return new Uint8Array(0);
+    const key = this.key(index);
+    return this.lookup(key, this.cache.get(key), (waiter) => this.pending.set(index, waiter));
+  }
+
+  /** Fetches everything requested during the last event-loop turn, merged into as few requests as sensible. */
   private flush(): void {
     this.flushScheduled = false;
+    this.flushExact();
     const batch = this.pending;
     this.pending = new Map();
     for (const run of mergeRuns([...batch.keys()].sort((a, b) => a - b))) {
@@ -152,6 +226,33 @@ export class CachedByteSource {
         },
         (error: unknown) => {
           for (let index = run.first; index <= run.last; index++) batch.get(index)?.reject(error);
+        },
+      );
+    }
+  }
+
+  private flushExact(): void {
+    if (this.pendingExact.size === 0) return;
+    const waiters = [...this.pendingExact.values()];
+    this.pendingExact = new Map();
+    for (const run of mergeRanges(waiters.map((waiter) => waiter.slice))) {
+      const members = waiters.filter(({ slice }) => slice.offset >= run.start && slice.offset + slice.length <= run.end);
+      const last = this.total !== undefined ? Math.min(run.end, this.total) - 1 : run.end - 1;
+      this.read(run.start, last).then(
+        (result) => {
+          this.cache.stats.requests++;
+          this.cache.stats.bytes += result.data.byteLength;
+          if (result.total !== undefined) this.total = result.total;
+          for (const { slice, resolve } of members) {
+            const from = slice.offset - result.start;
+            // Copy so that a cached range does not pin the whole merged response buffer.
+            const bytes = from < 0 ? new Uint8Array(0) : result.data.slice(from, from + slice.length);
+            if (bytes.byteLength === slice.length) this.cache.set(this.rangeKey(slice), bytes);
+            resolve(bytes);
+          }
+        },
+        (error: unknown) => {
+          for (const { reject } of members) reject(error);
         },
       );
     }

@@ -5,6 +5,8 @@ import type { Affine } from './raster.js';
 import { CachedByteSource, asUpstreamError } from './byte-source.js';
 import { registerFastDecoders } from './decoders.js';
 import { cacheDecodedTiles, type DecodedTileCache } from './decoded-cache.js';
+import { admitRead, DEFAULT_RASTER_LIMITS, planRead, type RasterLimits } from './read-limits.js';
+import { summarizeTiffHeader } from './tiff-header.js';
 
 registerFastDecoders();
 
@@ -33,6 +35,10 @@ export interface CogDataset {
   bitsPerSample: number;
   sampleFormat: number;
   levels: CogLevel[];
+  /** Memory the parsed header holds (IFD tag arrays), what the header cache counts. */
+  headerBytes: number;
+  /** Budgets and the decode pool its reads go through. */
+  limits: RasterLimits;
 }
 
 /** A decoded window of one level: per requested band a typed array, plus validity from the internal mask. */
@@ -41,13 +47,13 @@ export interface CogWindow {
   /** [x0, y0, x1, y1] in level pixels, end exclusive. */
   window: [number, number, number, number];
   bands: TypedArray[];
-  /** 0 where the internal mask says no data; undefined when the file has no mask. */
-  mask?: Uint8Array;
+  /** The internal mask's raw samples (0 = no data); undefined when the file has no mask. */
+  mask?: TypedArray;
 }
 
 /** More IFDs than any real COG has (levels plus masks); beyond it the file is treated as malformed. */
 const MAX_IMAGES = 64;
-/** Largest decoded tile or strip accepted: a bigger one would be a memory bomb for one request. */
+/** Largest decoded tile or strip accepted (and never more than one request may decode). */
 const MAX_BLOCK_BYTES = 256 * 1024 * 1024;
 const NEW_SUBFILE_REDUCED = 1;
 const NEW_SUBFILE_MASK = 4;
@@ -63,20 +69,26 @@ export interface OpenCogOptions {
   hint?: GeoreferenceHint;
   /** Shared cache of decoded internal tiles; without it every read decodes afresh. */
   decoded?: DecodedTileCache;
+  /** Budgets of its reads and the decode pool (default: DEFAULT_RASTER_LIMITS, decoding on this thread). */
+  limits?: RasterLimits;
 }
 
 /** Parses headers and geokeys; refuses files that cannot be placed on a map with a clear message. */
 export async function openCog(source: CachedByteSource, options: OpenCogOptions = {}): Promise<CogDataset> {
-  const { signal, hint = {}, decoded } = options;
+  const { signal, hint = {}, decoded, limits = DEFAULT_RASTER_LIMITS } = options;
   let tiff: GeoTIFF;
   let images: GeoTIFFImage[];
+  let headerBytes: number;
   try {
+    // The IFD chain is sized before geotiff.js parses it (it allocates tag arrays at their declared length),
+    // and walked with a cap and cycle detection (geotiff.js's getImageCount() never ends on a cycle).
+    const read = async (offset: number, length: number) => new Uint8Array((await source.fetch([{ offset, length }], signal))[0]!);
+    const summary = await summarizeTiffHeader(source.url, read, limits.maxHeaderBytes, MAX_IMAGES);
+    headerBytes = summary.bytes;
     // GeoTIFF.fromSource wants geotiff's BaseSource; ours implements the same fetch/fileSize/close contract.
     tiff = await GeoTIFF.fromSource(source as never, { cache: false }, signal);
-    // Walk the IFD chain ourselves with a cap: geotiff.js's getImageCount() never ends on a file whose
-    // next-IFD offsets form a cycle.
     images = [];
-    for (let i = 0; i < MAX_IMAGES; i++) {
+    for (let i = 0; i < summary.images; i++) {
       try {
         images.push(await tiff.getImage(i));
       } catch (error) {
@@ -91,7 +103,9 @@ export async function openCog(source: CachedByteSource, options: OpenCogOptions 
   const first = images[0];
   if (!first) throw upstreamError(`${source.url} is not a GeoTIFF: it has no image`);
   images.forEach((image, index) => {
-    checkBlockSize(image, source.url);
+    checkBlockSize(image, source.url, Math.min(MAX_BLOCK_BYTES, limits.maxDecodedBytesPerRequest));
+    // Pixels are read as exact byte ranges, headers and tag arrays as cached blocks (byte-source.ts).
+    (image as unknown as { source: unknown }).source = source.tileReader();
     if (decoded) cacheDecodedTiles(image, `${source.url}#${index}`, decoded);
   });
   const crs = readCrs(first, source.url, hint.crs);
@@ -138,18 +152,21 @@ export async function openCog(source: CachedByteSource, options: OpenCogOptions 
     bitsPerSample: bits?.[0] ?? 8,
     sampleFormat: formats?.[0] ?? 1,
     levels,
+    headerBytes,
+    limits,
   };
 }
 
-function checkBlockSize(image: GeoTIFFImage, url: string): void {
+function checkBlockSize(image: GeoTIFFImage, url: string, maxBytes: number): void {
   // getTileHeight() is RowsPerStrip for striped files; a missing RowsPerStrip means one strip of the whole image.
   const blockWidth = image.isTiled ? image.getTileWidth() : image.getWidth();
   const blockHeight = Math.min(image.getTileHeight() || image.getHeight(), image.getHeight());
   const bytes = blockWidth * blockHeight * image.getBytesPerPixel();
-  if (!(bytes <= MAX_BLOCK_BYTES)) {
+  if (!(bytes <= maxBytes)) {
     throw upstreamError(
       `${url} stores pixels in blocks of ${blockWidth}x${blockHeight} (${Math.round(bytes / 2 ** 20)} MiB decoded each), ` +
-        'too large to read per request; convert it to a tiled COG (e.g. gdal_translate -of COG)',
+        `too large to read per request (at most ${maxBytes} bytes, RASTER_MAX_DECODED_BYTES_PER_REQUEST); convert it to a tiled ` +
+        'COG (e.g. gdal_translate -of COG)',
     );
   }
 }
@@ -205,16 +222,22 @@ export async function readCogWindow(
   samples: number[],
   signal?: AbortSignal,
 ): Promise<CogWindow> {
+  const { limits } = dataset;
+  const plan = planRead(level.image, window, samples);
+  const maskPlan = level.mask ? planRead(level.mask, window, [0]) : { tiles: 0, bytes: 0 };
+  // Every budget is checked, and room reserved, before the first tile is fetched or decoded.
+  const release = await admitRead(dataset.url, { tiles: plan.tiles + maskPlan.tiles, bytes: plan.bytes + maskPlan.bytes }, limits, signal);
   try {
-    const bands = (await level.image.readRasters({ window, samples, interleave: false, signal })) as unknown as TypedArray[];
-    let mask: Uint8Array | undefined;
-    if (level.mask) {
-      const raw = (await level.mask.readRasters({ window, samples: [0], interleave: false, signal })) as unknown as TypedArray[];
-      mask = new Uint8Array(raw[0].length);
-      for (let i = 0; i < mask.length; i++) mask[i] = raw[0][i] ? 255 : 0;
-    }
-    return { level, window, bands: Array.from(bands), mask };
+    const pool = limits.pool;
+    // Data and mask in one turn, so their byte ranges are fetched together.
+    const [bands, rawMask] = await Promise.all([
+      level.image.readRasters({ window, samples, interleave: false, signal, pool: pool as never }) as unknown as Promise<TypedArray[]>,
+      level.mask?.readRasters({ window, samples: [0], interleave: false, signal, pool: pool as never }) as unknown as Promise<TypedArray[]> | undefined,
+    ]);
+    return { level, window, bands: Array.from(bands), mask: rawMask?.[0] };
   } catch (error) {
     throw asUpstreamError(dataset.url, error, 'could not decode pixels; the file is truncated or corrupt');
+  } finally {
+    release();
   }
 }

@@ -13,14 +13,31 @@ export interface DecodedTileCache {
 }
 
 export function createDecodedTileCache(maxBytes: number = 128 * 1024 * 1024): DecodedTileCache {
+  const maxSize = Math.max(maxBytes, 1);
   return {
-    lru: new LRUCache<string, ArrayBufferLike>({ maxSize: Math.max(maxBytes, 1), sizeCalculation: (data) => Math.max(data.byteLength, 1) }),
+    // A block over an eighth of the budget (a whole-image strip, a bomb that was allowed) is not kept: it
+    // would evict everything else for one file.
+    lru: new LRUCache<string, ArrayBufferLike>({ maxSize, maxEntrySize: Math.max(1, Math.floor(maxSize / 8)), sizeCalculation: (data) => Math.max(data.byteLength, 1) }),
     hits: 0,
     misses: 0,
   };
 }
 
 type GetTileOrStrip = GeoTIFFImage['getTileOrStrip'];
+
+/** Which cache (and key prefix) an image's blocks are kept under, for read planning. */
+const cachedImages = new WeakMap<GeoTIFFImage, { cache: DecodedTileCache; keyPrefix: string }>();
+
+function blockKey(keyPrefix: string, planar: number, x: number, y: number, sample: number): string {
+  // With interleaved pixels (planar 1) one block holds every sample, so the sample is not part of the key.
+  return `${keyPrefix}|${x},${y},${planar === 2 ? sample : 0}`;
+}
+
+/** True when block (x, y[, sample]) of `image` is decoded already, so a read would not decode it again. */
+export function isBlockCached(image: GeoTIFFImage, x: number, y: number, sample: number): boolean {
+  const entry = cachedImages.get(image);
+  return entry !== undefined && entry.cache.lru.has(blockKey(entry.keyPrefix, image.planarConfiguration, x, y, sample));
+}
 
 /**
  * Routes one image's tile decoding through the cache. geotiff.js only reads the returned buffer (it copies
@@ -29,9 +46,9 @@ type GetTileOrStrip = GeoTIFFImage['getTileOrStrip'];
 export function cacheDecodedTiles(image: GeoTIFFImage, keyPrefix: string, cache: DecodedTileCache): void {
   const original: GetTileOrStrip = image.getTileOrStrip.bind(image);
   const planar = image.planarConfiguration;
+  cachedImages.set(image, { cache, keyPrefix });
   const patched: GetTileOrStrip = async (x, y, sample, decoder, signal) => {
-    // With interleaved pixels (planar 1) one block holds every sample, so the sample is not part of the key.
-    const key = `${keyPrefix}|${x},${y},${planar === 2 ? sample : 0}`;
+    const key = blockKey(keyPrefix, planar, x, y, sample);
     const data = cache.lru.get(key);
     if (data) {
       cache.hits++;

@@ -7,8 +7,13 @@
 const CLEAR = 256;
 const END = 257;
 const TABLE = 4096;
+/** Thrown inside the decode loop when the output would pass maxBytes; never escapes decodeLzw. */
+const TOO_LARGE = Symbol('too large');
 
-export function decodeLzw(input: Uint8Array, sizeHint = input.length * 4): Uint8Array {
+/** Undefined when the output would pass `maxBytes` (a bomb or a corrupt stream). */
+export function decodeLzw(input: Uint8Array, sizeHint: number | undefined, maxBytes: number): Uint8Array | undefined;
+export function decodeLzw(input: Uint8Array, sizeHint?: number): Uint8Array;
+export function decodeLzw(input: Uint8Array, sizeHint = input.length * 4, maxBytes = Number.POSITIVE_INFINITY): Uint8Array | undefined {
   const prefix = new Uint16Array(TABLE);
   const suffix = new Uint8Array(TABLE);
   const first = new Uint8Array(TABLE);
@@ -35,9 +40,11 @@ export function decodeLzw(input: Uint8Array, sizeHint = input.length * 4): Uint8
     return code;
   };
   const reserve = (extra: number) => {
+    if (outPos + extra > maxBytes) throw TOO_LARGE;
     if (outPos + extra <= out.length) return;
     let capacity = out.length * 2;
     while (capacity < outPos + extra) capacity *= 2;
+    capacity = Math.min(capacity, maxBytes);
     const grown = new Uint8Array(capacity);
     grown.set(out.subarray(0, outPos));
     out = grown;
@@ -61,35 +68,40 @@ export function decodeLzw(input: Uint8Array, sizeHint = input.length * 4): Uint8
     size++;
   };
 
-  for (let code = readCode(); code !== END; code = readCode()) {
-    if (code === CLEAR) {
-      size = 258;
-      width = 9;
-      code = readCode();
-      while (code === CLEAR) code = readCode();
-      if (code === END) break;
-      if (code > CLEAR) throw new Error(`LZW: code ${code} right after a clear code`);
-      emit(code);
-      previous = code;
-    } else if (code < size) {
-      emit(code);
-      if (previous >= 0) add(previous, first[code]);
-      previous = code;
-    } else if (code === size && previous >= 0) {
-      // KwKwK: the code being defined right now is previous + first char of previous.
-      const char = first[previous];
-      emit(previous);
-      reserve(1);
-      out[outPos++] = char;
-      add(previous, char);
-      previous = code;
-    } else {
-      throw new Error(`LZW: invalid code ${code} (table holds ${size})`);
+  try {
+    for (let code = readCode(); code !== END; code = readCode()) {
+      if (code === CLEAR) {
+        size = 258;
+        width = 9;
+        code = readCode();
+        while (code === CLEAR) code = readCode();
+        if (code === END) break;
+        if (code > CLEAR) throw new Error(`LZW: code ${code} right after a clear code`);
+        emit(code);
+        previous = code;
+      } else if (code < size) {
+        emit(code);
+        if (previous >= 0) add(previous, first[code]);
+        previous = code;
+      } else if (code === size && previous >= 0) {
+        // KwKwK: the code being defined right now is previous + first char of previous.
+        const char = first[previous];
+        emit(previous);
+        reserve(1);
+        out[outPos++] = char;
+        add(previous, char);
+        previous = code;
+      } else {
+        throw new Error(`LZW: invalid code ${code} (table holds ${size})`);
+      }
+      if (size + 1 >= 1 << width) {
+        if (width === 12) previous = -1;
+        else width++;
+      }
     }
-    if (size + 1 >= 1 << width) {
-      if (width === 12) previous = -1;
-      else width++;
-    }
+  } catch (error) {
+    if (error === TOO_LARGE) return undefined;
+    throw error;
   }
   return out.slice(0, outPos);
 }

@@ -70,7 +70,7 @@ export async function readOntoGrid(
   const levelIndex = selectLevel(dataset.levels, sourcePixelsPerTargetPixel(coords, dataset.transform));
   const level = dataset.levels[levelIndex];
   const pixels = toPixelCoordinates(coords, level.transform);
-  const window = windowOf(pixels.cols, pixels.rows, level, dataset.levels[0], coords);
+  const window = windowOf(pixels.cols, pixels.rows, level);
   if (!window) {
     valid.fill(0);
     return { values, valid, levelIndex };
@@ -92,36 +92,18 @@ export async function readOntoGrid(
     options.signal,
   );
   bands.forEach((band, k) => {
-    const raw = decoded.bands[k];
-    const nodata = band.nodata ?? dataset.nodata;
-    const bandValid = new Uint8Array(raw.length);
-    for (let i = 0; i < raw.length; i++) {
-      const value = raw[i];
-      const isNoData = Number.isNaN(value) || (nodata !== undefined && (value === nodata || (Number.isNaN(nodata) && Number.isNaN(value))));
-      bandValid[i] = isNoData || (decoded.mask && decoded.mask[i] === 0) ? 0 : 255;
-    }
-    sampleWindow(
-      pixels,
-      { x0, y0, width: windowWidth, height: windowHeight, values: raw, valid: bandValid },
-      options.resampling,
-      values[k],
-      valid,
-    );
+    const source = { x0, y0, width: windowWidth, height: windowHeight, values: decoded.bands[k]!, nodata: band.nodata ?? dataset.nodata, mask: decoded.mask };
+    sampleWindow(pixels, source, options.resampling, values[k]!, valid);
   });
   return { values, valid, levelIndex, window };
 }
 
 /**
- * The level window under the target pixels, widened by a margin (interpolation neighbours plus half a target
- * pixel), clamped to the image. Undefined when the target does not overlap the image.
+ * The level window under the target pixels' centres, widened by 2 px (the bilinear neighbour, plus one for the
+ * approximate transformer's error), clamped to the image. Samples are taken at pixel centres only, so nothing
+ * beyond that is read. Undefined when the target does not overlap the image.
  */
-function windowOf(
-  cols: Float32Array,
-  rows: Float32Array,
-  level: CogLevel,
-  full: CogLevel,
-  coords: SourceCoordinates,
-): [number, number, number, number] | undefined {
+function windowOf(cols: Float32Array, rows: Float32Array, level: CogLevel): [number, number, number, number] | undefined {
   let minCol = Infinity;
   let minRow = Infinity;
   let maxCol = -Infinity;
@@ -136,8 +118,7 @@ function windowOf(
     if (row > maxRow) maxRow = row;
   }
   if (!Number.isFinite(minCol)) return undefined;
-  const targetPixelInLevel = sourcePixelsPerTargetPixel(coords, full.transform) / level.decimation;
-  const margin = 2 + Math.ceil(targetPixelInLevel / 2);
+  const margin = 2;
   const x0 = Math.max(0, Math.floor(minCol) - margin);
   const y0 = Math.max(0, Math.floor(minRow) - margin);
   const x1 = Math.min(level.width, Math.ceil(maxCol) + margin);

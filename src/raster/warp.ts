@@ -201,8 +201,12 @@ export interface SourceWindow {
   width: number;
   height: number;
   values: ArrayLike<number>;
-  /** 255 where the source pixel holds data. */
-  valid: Uint8Array;
+  /** 255 where the source pixel holds data; when absent, validity is judged per sampled pixel from the rest. */
+  valid?: Uint8Array;
+  /** Stored value meaning no data (NaN is never valid either). */
+  nodata?: number;
+  /** An internal mask over the same window: 0 = no data. */
+  mask?: ArrayLike<number>;
 }
 
 export type Resampling = 'nearest' | 'bilinear';
@@ -222,7 +226,14 @@ export function sampleWindow(
   outValid: Uint8Array,
 ): void {
   const { cols, rows } = pixels;
-  const { x0, y0, width, height, values, valid } = source;
+  const { x0, y0, width, height, values, valid, nodata, mask } = source;
+  // Judged only where a sample falls (not over the whole window first): a window can be 36 Mpx, a tile 64 kpx.
+  const validAt = valid
+    ? (k: number) => valid[k] !== 0
+    : (k: number) => {
+        const value = values[k];
+        return value === value && value !== nodata && (mask === undefined || mask[k] !== 0);
+      };
   for (let i = 0; i < out.length; i++) {
     if (outValid[i] === 0) continue;
     const sx = cols[i] - x0;
@@ -234,7 +245,7 @@ export function sampleWindow(
     const nc = Math.floor(sx);
     const nr = Math.floor(sy);
     const nearest = nr * width + nc;
-    if (valid[nearest] === 0) {
+    if (!validAt(nearest)) {
       outValid[i] = 0;
       continue;
     }
@@ -257,7 +268,7 @@ export function sampleWindow(
         const c = Math.min(Math.max(c0 + dc, 0), width - 1);
         const w = wr * (dc === 0 ? 1 - fu : fu);
         const k = r * width + c;
-        if (w > 0 && valid[k] !== 0) {
+        if (w > 0 && validAt(k)) {
           sum += w * values[k];
           weight += w;
         }

@@ -30,6 +30,11 @@ function buildLut(stops: string[]): Uint8Array {
   return lut;
 }
 
+/** The stop colours of a ramp, low end first (for legends). */
+export function colormapStops(name: ColormapName): string[] {
+  return name === 'brbg_r' ? [...STOPS.brbg].reverse() : [...STOPS[name]];
+}
+
 const cache = new Map<ColormapName, Uint8Array>();
 
 /** 256 RGB triplets; index 0 is the low end of the ramp. */

@@ -1,5 +1,6 @@
 import { endianness } from 'node:os';
 import type { Raster } from '../raster/raster.js';
+import { gdalMetadataXml, georeferenceTags } from './tiff-ifd.js';
 
 /**
  * A small GeoTIFF writer for float32 rasters: classic little-endian TIFF, one IFD, uncompressed, pixel-interleaved
@@ -12,6 +13,8 @@ import type { Raster } from '../raster/raster.js';
 export interface GeoTiffOptions {
   /** Value for masked pixels (default NaN). */
   nodata?: number;
+  /** Write GDAL_NODATA even when no pixel is masked (tiles of one layer then all declare it alike). */
+  alwaysDeclareNodata?: boolean;
 }
 
 const SHORT = 3;
@@ -31,11 +34,8 @@ export function encodeGeoTiff(raster: Raster, options: GeoTiffOptions = {}): Uin
   const { width, height, bands } = raster;
   const samples = bands.length;
   if (samples === 0 || width <= 0 || height <= 0) throw new Error('encodeGeoTiff: raster has no pixels or no bands');
-  const epsg = /^EPSG:(\d+)$/i.exec(raster.crs);
-  if (!epsg) throw new Error(`encodeGeoTiff: CRS must be "EPSG:<code>", got "${raster.crs}"`);
-  const code = Number(epsg[1]);
   const nodata = options.nodata ?? Number.NaN;
-  const hasHoles = raster.mask.some((m) => m === 0);
+  const declareNodata = options.alwaysDeclareNodata === true || raster.mask.some((m) => m === 0);
 
   const rowBytes = width * samples * 4;
   const rowsPerStrip = Math.max(1, Math.min(height, Math.floor(STRIP_TARGET_BYTES / rowBytes)));
@@ -43,17 +43,8 @@ export function encodeGeoTiff(raster: Raster, options: GeoTiffOptions = {}): Uin
   const imageBytes = rowBytes * height;
   if (imageBytes > 0xffff_0000) throw new Error('encodeGeoTiff: raster too large for a classic TIFF (4 GiB)');
 
-  const geographic = code >= 4000 && code < 5000;
-  const geoKeys = [
-    [1024, 0, 1, geographic ? 2 : 1], // GTModelTypeGeoKey: projected / geographic
-    [1025, 0, 1, 1], // GTRasterTypeGeoKey: PixelIsArea
-    [geographic ? 2048 : 3072, 0, 1, code], // GeographicTypeGeoKey / ProjectedCSTypeGeoKey
-  ];
-  const [a, b, c, d, e, f] = raster.transform;
-  const northUp = b === 0 && d === 0 && a > 0 && e < 0;
-  const descriptions = raster.bandNames
-    .map((name, i) => `<Item name="DESCRIPTION" sample="${i}" role="description">${escapeXml(name)}</Item>`)
-    .join('');
+  const georeference = georeferenceTags(raster);
+  const descriptions = gdalMetadataXml({}, raster.bandNames);
 
   // Strip offsets are filled in once the layout is known.
   const stripOffsets: number[] = new Array(strips).fill(0);
@@ -71,15 +62,9 @@ export function encodeGeoTiff(raster: Raster, options: GeoTiffOptions = {}): Uin
     { code: 284, type: SHORT, values: [1] },
     ...(samples > 1 ? [{ code: 338, type: SHORT, values: new Array(samples - 1).fill(0) }] : []),
     { code: 339, type: SHORT, values: new Array(samples).fill(3) },
-    ...(northUp
-      ? [
-          { code: 33550, type: DOUBLE, values: [a, -e, 0] },
-          { code: 33922, type: DOUBLE, values: [0, 0, 0, c, f, 0] },
-        ]
-      : [{ code: 34264, type: DOUBLE, values: [a, b, 0, c, d, e, 0, f, 0, 0, 0, 0, 0, 0, 0, 1] }]),
-    { code: 34735, type: SHORT, values: [1, 1, 0, geoKeys.length, ...geoKeys.flat()] },
-    ...(descriptions ? [{ code: 42112, type: ASCII, values: `<GDALMetadata>${descriptions}</GDALMetadata>\0` }] : []),
-    ...(hasHoles ? [{ code: 42113, type: ASCII, values: `${Number.isNaN(nodata) ? 'nan' : String(nodata)}\0` }] : []),
+    ...georeference,
+    ...(raster.bandNames.length > 0 ? [{ code: 42112, type: ASCII, values: descriptions }] : []),
+    ...(declareNodata ? [{ code: 42113, type: ASCII, values: `${Number.isNaN(nodata) ? 'nan' : String(nodata)}\0` }] : []),
   ];
 
   // Layout: header | IFD | out-of-line tag values | pixel data (8-byte aligned).
@@ -158,6 +143,3 @@ function writePixels(view: DataView, offset: number, raster: Raster, nodata: num
   }
 }
 
-function escapeXml(text: string): string {
-  return text.replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-}

@@ -45,6 +45,7 @@ export function createModalityReader(source: ModalitySource, datasets: Map<strin
     bounds,
     crs: finest.crs,
     resolution: datasetPixelSize(finest),
+    origin: [finest.transform[2], finest.transform[5]],
     async read(target: Grid, options = {}): Promise<Raster> {
       const resampling: Resampling = categorical ? 'nearest' : (options.resampling ?? 'bilinear');
       const raster = createRaster(target, [...expected], source.modality);

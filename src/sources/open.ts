@@ -1,13 +1,17 @@
 import { LRUCache } from 'lru-cache';
-import { badRequest, isOgcError, upstreamError } from '../errors.js';
+import { badRequest, isOgcError, upstreamError, upstreamTimeout } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { MODALITIES, type Modality } from '../modalities.js';
+import { readBody } from '../net/guarded-fetch.js';
+import { mib, withDeadline } from '../net/request-budget.js';
 import type { GuardedFetch } from '../net/types.js';
-import { createBlockCache, snapshotStats, type ByteStats } from '../raster/block-cache.js';
+import { BLOCK_SIZE, createBlockCache, snapshotStats, type ByteStats } from '../raster/block-cache.js';
 import { CachedByteSource, fileRangeReader, httpRangeReader, raceAbort } from '../raster/byte-source.js';
 import { openCog, type CogDataset, type GeoreferenceHint } from '../raster/cog.js';
+import { DecodePool } from '../raster/decode-pool.js';
 import { createDecodedTileCache } from '../raster/decoded-cache.js';
+import { DEFAULT_RASTER_LIMITS, DecodeGate, type RasterLimits } from '../raster/read-limits.js';
 import { resolveModalitySource } from '../stac/resolve.js';
 import type { ModalitySource } from '../stac/types.js';
 import { createModalityReader } from './modality-reader.js';
@@ -22,9 +26,14 @@ export interface SourceOpenerContext {
   decodedCacheBytes?: number;
   metrics?: Metrics;
   logger?: Logger;
-  /** How many opened readers / datasets to keep (default 256 / 512). */
-  maxReaders?: number;
-  maxDatasets?: number;
+  /** Bytes of parsed headers kept, by readers and by datasets each (default 32 MiB; docs/limits.md). */
+  headerCacheBytes?: number;
+  /** Largest STAC item document read (default 2 MiB). */
+  maxDocumentBytes?: number;
+  /** Read budgets (tiles per read, decoded bytes per request and in flight, header bytes); defaults apply. */
+  limits?: Partial<Pick<RasterLimits, 'maxTilesPerRead' | 'maxDecodedBytesPerRequest' | 'maxHeaderBytes'>> & { maxDecodedBytesInFlight?: number };
+  /** Decode worker threads (0: decode on the calling thread, the default here; the service sets DECODE_WORKERS). */
+  decodeWorkers?: number;
 }
 
 export interface OpenOptions {
@@ -46,7 +55,12 @@ export interface SourceOpener {
   open(href: string, modality: Modality, options?: OpenOptions): Promise<ModalityReader>;
   /** Cumulative upstream counters; diff two snapshots for per-read figures. */
   stats(): SourceOpenerStats;
+  /** Stops the decode workers. */
+  close(): Promise<void>;
 }
+
+/** Header memory of an opened source before its size is known (a COG header is a few KiB to a few MiB). */
+const PROVISIONAL_HEADER_BYTES = 64 * 1024;
 
 /**
  * Opens STAC items and plain GeoTIFFs as ModalityReaders. Opened readers and parsed GeoTIFF headers are cached
@@ -56,8 +70,21 @@ export interface SourceOpener {
 export function createSourceOpener(ctx: SourceOpenerContext): SourceOpener {
   const blocks = createBlockCache(ctx.blockCacheBytes ?? 64 * 1024 * 1024);
   const decoded = ctx.decodedCacheBytes === 0 ? undefined : createDecodedTileCache(ctx.decodedCacheBytes);
-  const readers = new LRUCache<string, Promise<ModalityReader>>({ max: ctx.maxReaders ?? 256 });
-  const datasets = new LRUCache<string, Promise<CogDataset>>({ max: ctx.maxDatasets ?? 512 });
+  const limits: RasterLimits = {
+    maxTilesPerRead: ctx.limits?.maxTilesPerRead ?? DEFAULT_RASTER_LIMITS.maxTilesPerRead,
+    maxDecodedBytesPerRequest: ctx.limits?.maxDecodedBytesPerRequest ?? DEFAULT_RASTER_LIMITS.maxDecodedBytesPerRequest,
+    maxHeaderBytes: ctx.limits?.maxHeaderBytes ?? DEFAULT_RASTER_LIMITS.maxHeaderBytes,
+    inFlight: new DecodeGate(ctx.limits?.maxDecodedBytesInFlight ?? 768 * 1024 * 1024),
+    pool: ctx.decodeWorkers ? new DecodePool(ctx.decodeWorkers) : undefined,
+  };
+  const maxDocumentBytes = ctx.maxDocumentBytes ?? 2 * 1024 * 1024;
+  // Parsed headers are bounded by the bytes their IFDs hold (tile offset arrays dominate), not by count: one
+  // file of tiny tiles can hold as much as a thousand ordinary COGs. A reader holds its datasets, so it is
+  // counted with their size too; together the two caches hold at most twice headerCacheBytes.
+  const headerCacheBytes = ctx.headerCacheBytes ?? 32 * 1024 * 1024;
+  const readers = new LRUCache<string, Promise<ModalityReader>>({ maxSize: headerCacheBytes, sizeCalculation: () => PROVISIONAL_HEADER_BYTES });
+  const datasets = new LRUCache<string, Promise<CogDataset>>({ maxSize: headerCacheBytes, sizeCalculation: () => PROVISIONAL_HEADER_BYTES });
+  const readerBytes = new WeakMap<ModalityReader, number>();
   // Byte sources only remember a file's size and batch block fetches; the blocks live in the shared cache.
   const sources = new LRUCache<string, CachedByteSource>({ max: 4096 });
 
@@ -81,11 +108,20 @@ export function createSourceOpener(ctx: SourceOpenerContext): SourceOpener {
     let pending = datasets.get(key);
     if (!pending) {
       // Opening is not tied to the first caller's signal: the result is shared with later callers.
-      pending = openCog(byteSource(href, trusted), { hint, decoded });
-      datasets.set(key, pending);
-      pending.catch(() => datasets.delete(key));
+      const opening = openCog(byteSource(href, trusted), { hint, decoded, limits });
+      pending = opening;
+      datasets.set(key, opening);
+      opening.then(
+        (opened) => resize(datasets, key, opening, opened.headerBytes),
+        () => datasets.delete(key),
+      );
     }
-    return raceAbort(pending, signal);
+    return raceAbort(pending, withDeadline(signal));
+  }
+
+  /** Re-books a cached promise at its real size once known (if it is still the cached one). */
+  function resize<T extends object>(cache: LRUCache<string, Promise<T>>, key: string, entry: Promise<T>, bytes: number): void {
+    if (cache.peek(key) === entry) cache.set(key, entry, { size: Math.max(1, bytes) });
   }
 
   async function openReader(href: string, modality: Modality, options: OpenOptions): Promise<ModalityReader> {
@@ -96,8 +132,7 @@ export function createSourceOpener(ctx: SourceOpenerContext): SourceOpener {
     if (isTiff(head)) {
       modalitySource = plainGeoTiffSource(href, await dataset(href, trusted, options.signal), modality);
     } else if (looksLikeJson(head)) {
-      const size = source.fileSize;
-      const bytes = new Uint8Array((await source.fetch([{ offset: 0, length: size ?? 8 * 1024 * 1024 }], options.signal))[0]);
+      const bytes = await readDocument(href, source, trusted, options.signal);
       let item: unknown;
       try {
         item = JSON.parse(new TextDecoder().decode(bytes));
@@ -117,7 +152,27 @@ export function createSourceOpener(ctx: SourceOpenerContext): SourceOpener {
         return dataset(bandHref, trusted, options.signal, { crs: band?.crs, transform: band?.transform });
       }),
     );
-    return createModalityReader(modalitySource, new Map(hrefs.map((bandHref, i) => [bandHref, opened[i]])));
+    const reader = createModalityReader(modalitySource, new Map(hrefs.map((bandHref, i) => [bandHref, opened[i]])));
+    readerBytes.set(reader, opened.reduce((sum, dataset) => sum + dataset.headerBytes, 0));
+    return reader;
+  }
+
+  /**
+   * A STAC item's JSON, at most maxDocumentBytes. A document that fits in the first block is already here;
+   * a longer one is fetched whole (not through the block cache, which keeps COG headers and pixels), and
+   * refused as soon as its declared or received size passes the limit.
+   */
+  async function readDocument(href: string, source: CachedByteSource, trusted: boolean, signal?: AbortSignal): Promise<Uint8Array> {
+    const size = source.fileSize;
+    if (size !== null && size > maxDocumentBytes) {
+      throw upstreamError(`${href} is too large: ${size} bytes, the limit is STAC_MAX_DOCUMENT_BYTES=${maxDocumentBytes} (${mib(maxDocumentBytes)}) for a STAC item document`);
+    }
+    if (size !== null && size <= BLOCK_SIZE) return new Uint8Array((await source.fetch([{ offset: 0, length: size }], signal))[0]);
+    if (schemeOf(href) === 'file:' && trusted) {
+      return new Uint8Array((await source.fetch([{ offset: 0, length: size ?? maxDocumentBytes }], signal))[0]);
+    }
+    const response = await ctx.fetch(href, { headers: { accept: 'application/json, application/geo+json;q=0.9, */*;q=0.1' }, signal });
+    return readBody(response, maxDocumentBytes, 'STAC_MAX_DOCUMENT_BYTES');
   }
 
   return {
@@ -126,15 +181,16 @@ export function createSourceOpener(ctx: SourceOpenerContext): SourceOpener {
       const key = `${options.trusted ? 't' : 'u'} ${modality} ${href}`;
       let pending = readers.get(key);
       if (!pending) {
-        pending = openReader(href, modality, { trusted: options.trusted }).catch((error: unknown) => {
+        const opening = openReader(href, modality, { trusted: options.trusted }).catch((error: unknown) => {
           readers.delete(key);
           throw normalizeError(href, error);
         });
-        readers.set(key, pending);
-        pending.catch(() => undefined);
+        pending = opening;
+        readers.set(key, opening);
+        opening.then((reader) => resize(readers, key, opening, readerBytes.get(reader) ?? PROVISIONAL_HEADER_BYTES), () => undefined);
         ctx.logger?.debug({ href, modality }, 'opening source');
       }
-      return raceAbort(pending, options.signal);
+      return raceAbort(pending, withDeadline(options.signal));
     },
     stats: () => ({
       ...snapshotStats(blocks.stats),
@@ -143,6 +199,7 @@ export function createSourceOpener(ctx: SourceOpenerContext): SourceOpener {
       decodedMisses: decoded?.misses ?? 0,
       openedReaders: readers.size,
     }),
+    close: async () => limits.pool?.close(),
   };
 }
 
@@ -170,5 +227,6 @@ function looksLikeJson(head: Uint8Array): boolean {
 
 function normalizeError(href: string, error: unknown): unknown {
   if (isOgcError(error) || (error instanceof Error && error.name === 'AbortError')) return error;
+  if (error instanceof Error && error.name === 'TimeoutError') return upstreamTimeout(`Opening ${href} timed out`, error);
   return upstreamError(`Opening ${href} failed: ${error instanceof Error ? error.message : String(error)}`, error);
 }

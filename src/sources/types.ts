@@ -13,6 +13,8 @@ export interface ModalityReader {
   /** Native CRS and pixel size (in CRS units) of the finest band. */
   crs: string;
   resolution: number;
+  /** Map coordinates of the finest band's pixel lattice origin (its transform's c, f): the chip lattice's phase. */
+  origin: [number, number];
   /**
    * Reads the modality resampled onto `target` (any CRS): bands in TerraMind order, values in the model's
    * convention (scale/offset applied), mask 0 outside the source or where it has no data.

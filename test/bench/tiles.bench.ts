@@ -3,48 +3,31 @@
  *
  * 1. Cache hits: requests/s and p50/p99 latency of one cached tile at concurrency 1 and 32, beside a plain
  *    node:http server answering the same PNG bytes in the same run (the ratio is the figure that travels
- *    between machines).
+ *    between machines). Measured in ROUNDS alternating rounds of each, and reported as the median round, so
+ *    that a burst of other load on a shared machine falls on one round of one server, not on a whole figure.
  * 2. Cache misses from a local COG (TCI.tif, 1098 px, 64 px internal tiles, 5 overviews) served by the loopback
  *    fixture server: latency, HTTP requests and bytes fetched per tile, beside the minimum bytes (the internal
- *    tiles of the chosen overview that intersect the tile's footprint).
+ *    tiles of the chosen overview that intersect the tile's footprint), summed over all tiles and over the
+ *    tiles with data (any opaque pixel; the others lie over TCI.tif's no-data corner).
  */
+import sharp from 'sharp';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import proj4 from 'proj4';
 import { fromFile } from 'geotiff';
-import { Agent, request } from 'undici';
 import { mercatorToLonLat, tileBounds } from '../../src/grid/tiles.js';
 import { getTileMatrixSet } from '../../src/grid/tms.js';
 import { startTestApp } from '../helpers/app.js';
 import { FIXTURES } from '../helpers/fixture-server.js';
 import { slippyTile } from '../helpers/tiles.js';
+import { benchAgent, load, percentile } from './load.js';
 
 const UTM34 = '+proj=utm +zone=34 +datum=WGS84 +units=m +no_defs';
-const agent = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 30_000 });
+const ROUNDS = 5;
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
-}
-
-async function load(url: string, total: number, concurrency: number) {
-  const latencies: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        next += 1;
-        const t0 = performance.now();
-        const response = await request(url, { dispatcher: agent });
-        await response.body.arrayBuffer();
-        if (response.statusCode !== 200) throw new Error(`${url}: HTTP ${response.statusCode}`);
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { rps: total / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /** Bytes of the internal TIFF tiles a perfect reader needs for one WebMercatorQuad tile. */
@@ -122,19 +105,34 @@ async function main() {
 
   log(`# tiles benchmark (${new Date().toISOString()}, node ${process.version}, loopback)`);
   log(`cache-hit tile: ${png.byteLength} bytes PNG`);
-  log('| server | concurrency | requests | req/s | p50 ms | p99 ms |');
-  log('|---|---|---|---|---|---|');
+  log(`| server | concurrency | requests (${ROUNDS} rounds) | req/s | p50 ms | p99 ms | CPU µs/request (incl. client) |`);
+  log('|---|---|---|---|---|---|---|');
   for (const [concurrency, total] of [
-    [1, 1500],
-    [32, 6000],
+    [1, 2500],
+    [32, 10000],
   ] as const) {
     await load(staticUrl, 200, concurrency); // warm-up
     await load(tileUrl, 200, concurrency);
-    const plain = await load(staticUrl, total, concurrency);
-    const service = await load(tileUrl, total, concurrency);
-    log(`| node:http static | ${concurrency} | ${total} | ${plain.rps.toFixed(0)} | ${plain.p50.toFixed(2)} | ${plain.p99.toFixed(2)} |`);
-    log(`| terramind-ogc cache hit | ${concurrency} | ${total} | ${service.rps.toFixed(0)} | ${service.p50.toFixed(2)} | ${service.p99.toFixed(2)} |`);
-    log(`ratio at concurrency ${concurrency}: service/static = ${(service.rps / plain.rps).toFixed(2)}`);
+    const plainRounds: Awaited<ReturnType<typeof load>>[] = [];
+    const serviceRounds: Awaited<ReturnType<typeof load>>[] = [];
+    for (let round = 0; round < ROUNDS; round += 1) {
+      plainRounds.push(await load(staticUrl, total / ROUNDS, concurrency));
+      serviceRounds.push(await load(tileUrl, total / ROUNDS, concurrency));
+    }
+    const summary = (rounds: typeof plainRounds) => ({
+      rps: median(rounds.map((r) => r.rps)),
+      p50: median(rounds.map((r) => r.p50)),
+      p99: median(rounds.map((r) => r.p99)),
+      cpuPerRequest: median(rounds.map((r) => r.cpuPerRequest)),
+    });
+    const plain = summary(plainRounds);
+    const service = summary(serviceRounds);
+    const roundRatios = serviceRounds.map((r, i) => r.rps / plainRounds[i]!.rps).sort((a, b) => a - b);
+    log(`| node:http static | ${concurrency} | ${total} | ${plain.rps.toFixed(0)} | ${plain.p50.toFixed(2)} | ${plain.p99.toFixed(2)} | ${plain.cpuPerRequest.toFixed(0)} |`);
+    log(`| terramind-ogc cache hit | ${concurrency} | ${total} | ${service.rps.toFixed(0)} | ${service.p50.toFixed(2)} | ${service.p99.toFixed(2)} | ${service.cpuPerRequest.toFixed(0)} |`);
+    log(
+      `ratio at concurrency ${concurrency}: service/static = ${(service.rps / plain.rps).toFixed(2)} (median rounds; per round ${roundRatios[0]!.toFixed(2)}-${roundRatios[ROUNDS - 1]!.toFixed(2)})`,
+    );
   }
 
   // --- 2. cache misses from the COG over loopback HTTP ---------------------------------------------------
@@ -159,6 +157,7 @@ async function main() {
   let totalFetched = 0;
   let totalMinimum = 0;
   let totalRequests = 0;
+  const withData = { tiles: 0, fetched: 0, minimum: 0, requests: 0, worst: 0 };
   const latencies: number[] = [];
   for (const [index, [z, r, c]] of tiles.entries()) {
     const query = `?S2RGB=${encodeURIComponent(`${source}?cold=${index}`)}`;
@@ -168,8 +167,10 @@ async function main() {
     const before = app.fixtures.requests.length;
     const t0 = performance.now();
     const response = await fetch(`${app.url}/collections/S2RGB/map/tiles/WebMercatorQuad/${z}/${r}/${c}${query}`);
-    await response.arrayBuffer();
+    const png = Buffer.from(await response.arrayBuffer());
     const ms = performance.now() - t0;
+    const alpha = await sharp(png).extractChannel(3).raw().toBuffer();
+    const hasData = alpha.some((value) => value > 0);
     if (response.headers.get('x-cache') !== 'miss') throw new Error(`expected a miss for ${z}/${r}/${c}`);
     const seen = app.fixtures.requests.slice(before);
     const fetched = seen.reduce((sum, r2) => sum + r2.bytes, 0);
@@ -178,16 +179,26 @@ async function main() {
     totalMinimum += minimum.bytes;
     totalRequests += seen.length;
     latencies.push(ms);
+    if (hasData) {
+      withData.tiles += 1;
+      withData.fetched += fetched;
+      withData.minimum += minimum.bytes;
+      withData.requests += seen.length;
+      withData.worst = Math.max(withData.worst, fetched / minimum.bytes);
+    }
     log(
-      `| ${z}/${r}/${c} | ${minimum.level} | ${opened.length} / ${opened.reduce((sum, r2) => sum + r2.bytes, 0)} | ${ms.toFixed(1)} | ${seen.length} | ${fetched} | ${minimum.bytes} (${minimum.tiles}) | ${minimum.bytes ? (fetched / minimum.bytes).toFixed(2) : '-'} |`,
+      `| ${z}/${r}/${c}${hasData ? '' : ' (no data)'} | ${minimum.level} | ${opened.length} / ${opened.reduce((sum, r2) => sum + r2.bytes, 0)} | ${ms.toFixed(1)} | ${seen.length} | ${fetched} | ${minimum.bytes} (${minimum.tiles}) | ${minimum.bytes ? (fetched / minimum.bytes).toFixed(2) : '-'} |`,
     );
   }
   latencies.sort((a, b) => a - b);
   log(`per cold tile: median latency ${percentile(latencies, 0.5).toFixed(1)} ms, ${(totalRequests / tiles.length).toFixed(1)} requests, ${(totalFetched / tiles.length).toFixed(0)} bytes fetched vs ${(totalMinimum / tiles.length).toFixed(0)} minimum`);
-  log(`total over ${tiles.length} tiles: fetched ${totalFetched} bytes, minimum ${totalMinimum} bytes`);
+  log(`total over ${tiles.length} tiles: fetched ${totalFetched} bytes, minimum ${totalMinimum} bytes (${(totalFetched / totalMinimum).toFixed(2)}x)`);
+  log(
+    `tiles with data (${withData.tiles}): fetched/minimum ${(withData.fetched / withData.minimum).toFixed(2)}x overall, worst tile ${withData.worst.toFixed(2)}x, ${(withData.requests / withData.tiles).toFixed(1)} requests per tile`,
+  );
 
   staticServer.close();
-  await agent.close();
+  await benchAgent.close();
   await app.close();
 }
 

@@ -1,0 +1,268 @@
+import { describe, expect, it } from 'vitest';
+import { SingleFlight } from '../src/cache/single-flight.js';
+import { OgcError } from '../src/errors.js';
+import { WindowBlender } from '../src/generation/blend.js';
+import { decodeChip, encodeChip, type ChipValues } from '../src/generation/chip-codec.js';
+import {
+  alignedWindow,
+  chipGrid,
+  chipsCovering,
+  chipsPerAxis,
+  latticeFor,
+  latticeWindow,
+  utmZoneOf,
+  windowGrid,
+} from '../src/generation/lattice.js';
+import { WorkQueue } from '../src/generation/work-queue.js';
+
+/**
+ * The chip engine's arithmetic, pinned by values computed by hand from its definitions (docs/generation.md):
+ * the anchored lattice, which chips cover a window, the reference's raised-cosine blend weights, the chip codec's
+ * error bound, and the queue's and single-flight's bookkeeping.
+ */
+const UTM36S = { crs: 'EPSG:32736', resolution: 10, phase: [1.819878, 8.227452] as [number, number] };
+
+describe('anchored chip lattice', () => {
+  it('takes the phase of a 10 m source, none from other resolutions, and UTM for geographic sources', () => {
+    // The TerraMind example chip 38D_378R_2_3: origin (617301.819878, 9625098.227452), 10 m.
+    expect(latticeFor({ crs: 'EPSG:32736', resolution: 10, origin: [617301.819878449, 9625098.227451841], bounds: [34, -3.4, 34.1, -3.3] })).toEqual(UTM36S);
+    expect(latticeFor({ crs: 'EPSG:32736', resolution: 10, origin: [-617301.8, 600000], bounds: [34, -3.4, 34.1, -3.3] }).phase).toEqual([8.2, 0]); // -617301.8 = -61731 * 10 + 8.2
+    expect(latticeFor({ crs: 'EPSG:32736', resolution: 20, origin: [617301.8, 9625098.2], bounds: [34, -3.4, 34.1, -3.3] }).phase).toEqual([0, 0]);
+    // Copernicus DEM in EPSG:4326 over Tanzania (lon 34.06, lat -3.4): UTM zone 36 south.
+    expect(latticeFor({ crs: 'EPSG:4326', resolution: 0.000277, origin: [34, -3], bounds: [34.0, -3.5, 34.12, -3.3] })).toEqual({
+      crs: 'EPSG:32736',
+      resolution: 10,
+      phase: [0, 0],
+    });
+    expect(utmZoneOf([-0.5, 51, 0.5, 52])).toBe('EPSG:32631'); // Greenwich, north
+    expect(utmZoneOf([-179.9, -10, -179.5, -9])).toBe('EPSG:32701');
+    expect(utmZoneOf([179.5, 10, 179.9, 11])).toBe('EPSG:32660');
+  });
+
+  it('places chip (i, j) at (p + 1920 i, q + 1920 j) with 224 pixels of 10 m', () => {
+    const grid = chipGrid(UTM36S, { i: 321, j: 5012 });
+    // Corner (lower left) at p + 1920*321 = 616321.819878, q + 1920*5012 = 9623048.227452; the raster's top is 2240 m above.
+    expect(grid.transform[0]).toBe(10);
+    expect(grid.transform[2]).toBeCloseTo(616321.819878, 6);
+    expect(grid.transform[5]).toBeCloseTo(9623048.227452 + 2240, 6);
+    expect(grid.transform[4]).toBe(-10);
+    expect([grid.width, grid.height]).toEqual([224, 224]);
+    expect(chipGrid(UTM36S, { i: -2, j: 0 }).transform[2]).toBeCloseTo(1.819878 - 3840, 6);
+  });
+
+  it('covers a window with every chip whose 224-pixel span meets it, north to south', () => {
+    // Columns [0, 224) meet chip -1 ([-192, 32)), chip 0 ([0, 224)) and chip 1 ([192, 416)).
+    const one = chipsCovering({ col0: 0, row0: 0, col1: 224, row1: 224 });
+    expect(one).toHaveLength(9);
+    expect(one[0]).toEqual({ i: -1, j: 1 });
+    expect(one.at(-1)).toEqual({ i: 1, j: -1 });
+    // The interior [32, 192) of chip 0 is covered by chip 0 alone.
+    expect(chipsCovering({ col0: 32, row0: 32, col1: 192, row1: 192 })).toEqual([{ i: 0, j: 0 }]);
+    // One pixel in an overlap: both chips.
+    expect(chipsCovering({ col0: 200, row0: 40, col1: 201, row1: 41 })).toEqual([
+      { i: 0, j: 0 },
+      { i: 1, j: 0 },
+    ]);
+    expect(chipsCovering({ col0: 5, row0: 5, col1: 5, row1: 9 })).toEqual([]);
+  });
+
+  it('snaps bboxes outward to whole pixels and recognises lattice-aligned grids', () => {
+    const window = latticeWindow(UTM36S, [617301.819878, 9622858.227452, 619541.819878, 9625098.227452]);
+    expect(window).toEqual({ col0: 61730, row0: 962285, col1: 61954, row1: 962509 });
+    expect(latticeWindow(UTM36S, [617305, 9622860, 617306, 9622861])).toEqual({ col0: 61730, row0: 962285, col1: 61731, row1: 962286 });
+    const grid = windowGrid(UTM36S, window);
+    expect(alignedWindow(UTM36S, grid)).toEqual(window);
+    expect(alignedWindow(UTM36S, { ...grid, transform: [10, 0, grid.transform[2] + 5, 0, -10, grid.transform[5]] })).toBeUndefined();
+    expect(alignedWindow(UTM36S, { ...grid, crs: 'EPSG:32636' })).toBeUndefined();
+  });
+
+  it('bounds the chips a tile can touch over every placement', () => {
+    // 160 pixels fit inside one chip's 192-pixel stride but can straddle an overlap: at most 2 chips.
+    expect(chipsPerAxis(1)).toBe(2);
+    expect(chipsPerAxis(160)).toBe(2);
+    // 256 pixels: 3; a zoom-13 Web Mercator tile at the equator spans 4892 m = 489 px (+4): 4.
+    expect(chipsPerAxis(256)).toBe(3);
+    expect(chipsPerAxis(493)).toBe(4);
+  });
+});
+
+describe('blending with the reference raised-cosine weights', () => {
+  /** w(k) on the infinite lattice, from terramind-reference.md §4.5: ramps over the 32-pixel overlap, + 1e-6. */
+  const ramp = (k: number) => {
+    if (k < 32) return 1 - (Math.cos((Math.PI * (k + 1)) / 33) / 2 + 0.5) + 1e-6;
+    if (k >= 192) return Math.cos((Math.PI * (k - 192 + 1)) / 33) / 2 + 0.5 + 1e-6;
+    return 1 + 1e-6;
+  };
+  const flat = (value: number, planes = 1): ChipValues => ({
+    width: 224,
+    height: 224,
+    bands: Array.from({ length: planes }, (_, c) => new Float32Array(224 * 224).fill(value + c)),
+    mask: new Uint8Array(224 * 224).fill(255),
+  });
+
+  it('averages two overlapping chips with w_a v_a + w_b v_b over w_a + w_b along the overlap', () => {
+    // Window: one row of columns [180, 230) at lattice row 100 (inside chip row 0 only, interior in y).
+    const window = { col0: 180, row0: 100, col1: 230, row1: 101 };
+    const blender = new WindowBlender(window, 1);
+    blender.add({ i: 0, j: 0 }, flat(10));
+    blender.add({ i: 1, j: 0 }, flat(20));
+    const { bands, mask } = blender.finish(false);
+    expect(mask.every((v) => v === 255)).toBe(true);
+    for (const col of [180, 191, 192, 193, 200, 207, 208, 223, 224, 229]) {
+      const wa = col < 224 ? ramp(col) : 0; // chip 0 covers [0, 224)
+      const wb = col >= 192 ? ramp(col - 192) : 0; // chip 1 covers [192, 416)
+      const wy = ramp(100);
+      const expected = (wa * wy * 10 + wb * wy * 20) / (wa * wy + wb * wy);
+      expect(bands[0]![col - 180]).toBeCloseTo(expected, 4);
+    }
+    // Hand values: at column 192 (first overlap pixel) chip 1 weighs 1 - (cos(pi/33)/2 + 0.5) = 0.0022640.
+    expect(bands[0]![192 - 180]).toBeCloseTo((0.997736 * 10 + 0.002265 * 20) / (0.997736 + 0.002265), 3);
+    // At columns 207 and 208 (the middle of the overlap) chip 0 weighs cos(pi*16/33)/2+0.5 = 0.52379, then 0.47621.
+    expect(bands[0]![207 - 180]).toBeCloseTo(0.52379 * 10 + 0.47621 * 20, 3);
+    expect(bands[0]![208 - 180]).toBeCloseTo(0.47621 * 10 + 0.52379 * 20, 3);
+  });
+
+  it('takes the argmax of the blended class scores, never an average of class indices', () => {
+    const window = { col0: 200, row0: 100, col1: 216, row1: 101 };
+    const blender = new WindowBlender(window, 3);
+    // Chip 0 scores 10 for class 2, chip 1 scores 10 for class 0, 0 elsewhere; an index average would give class 1.
+    const a = flat(0, 3);
+    a.bands.forEach((band, c) => band.fill(c === 2 ? 10 : 0));
+    const b = flat(0, 3);
+    b.bands.forEach((band, c) => band.fill(c === 0 ? 10 : 0));
+    blender.add({ i: 0, j: 0 }, a);
+    blender.add({ i: 1, j: 0 }, b);
+    const { bands } = blender.finish(true);
+    // Chip 0 weighs more up to column 207 (0.52379), chip 1 from 208 on; never class 1.
+    expect([...bands[0]!]).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it('masks a pixel when any covering chip had an invalid input there, or when no chip covers it', () => {
+    const window = { col0: 190, row0: 100, col1: 196, row1: 101 };
+    const blender = new WindowBlender(window, 1);
+    const a = flat(10);
+    a.mask[(223 - 100) * 224 + 194] = 0; // chip 0, column 194 at lattice row 100 (raster row 123)
+    blender.add({ i: 0, j: 0 }, a);
+    blender.add({ i: 1, j: 0 }, undefined); // chip 1 had no valid input at all
+    const { mask, bands } = blender.finish(false);
+    expect([...mask]).toEqual([255, 255, 0, 0, 0, 0]);
+    expect(bands[0]![0]).toBeCloseTo(10, 5);
+    const empty = new WindowBlender({ col0: 0, row0: 0, col1: 2, row1: 1 }, 1).finish(false);
+    expect([...empty.mask]).toEqual([0, 0]);
+  });
+});
+
+describe('chip codec', () => {
+  it('round-trips values within (max - min) / 65534 / 2 and keeps the mask', () => {
+    const values = new Float32Array(224 * 224).map((_, p) => -280.6 + ((p * 7919) % 1902) + 0.123);
+    const mask = new Uint8Array(224 * 224).fill(255);
+    mask[5] = 0;
+    values[5] = 1e9; // a masked value must not stretch the quantisation range
+    const encoded = encodeChip({ width: 224, height: 224, bands: [values], mask });
+    const decoded = decodeChip(encoded);
+    expect(decoded.mask[5]).toBe(0);
+    expect(decoded.bands[0]![5]).toBe(0);
+    let min = Infinity;
+    let max = -Infinity;
+    values.forEach((v, p) => {
+      if (p === 5) return;
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+    });
+    const bound = (max - min) / 65534 / 2 + 1e-4;
+    let worst = 0;
+    for (let p = 0; p < values.length; p += 1) if (p !== 5) worst = Math.max(worst, Math.abs(decoded.bands[0]![p]! - values[p]!));
+    expect(worst).toBeLessThanOrEqual(bound);
+    expect(worst).toBeGreaterThan(0); // it is lossy: 16 bits over the range
+    // Decoding the decoded chip's encoding changes nothing: what is blended is stable.
+    const again = decodeChip(encodeChip(decoded));
+    expect(Buffer.from(again.bands[0]!.buffer).equals(Buffer.from(decoded.bands[0]!.buffer))).toBe(true);
+  });
+
+  it('keeps a constant band exactly and refuses bytes that are not a chip', () => {
+    const chip = { width: 2, height: 1, bands: [new Float32Array([3.5, 3.5])], mask: new Uint8Array([255, 255]) };
+    expect([...decodeChip(encodeChip(chip)).bands[0]!]).toEqual([3.5, 3.5]);
+    expect(() => decodeChip(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]))).toThrow(/not an encoded chip/);
+  });
+});
+
+describe('generation queue', () => {
+  it('runs at most `concurrency` at once and answers 503 with Retry-After past maxQueued', async () => {
+    const queue = new WorkQueue({ concurrency: 1, maxQueued: 1 });
+    let release!: () => void;
+    const first = queue.submit(() => new Promise<string>((resolve) => (release = () => resolve('a'))));
+    const second = queue.submit(async () => 'b');
+    expect([queue.running, queue.queued]).toEqual([1, 1]);
+    const error = await queue.submit(async () => 'c').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OgcError);
+    expect((error as OgcError).status).toBe(503);
+    expect((error as OgcError).detail).toMatch(/GENERATION_QUEUE_MAX=1/);
+    expect(Number((error as OgcError).headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    release();
+    expect(await first).toBe('a');
+    expect(await second).toBe('b');
+  });
+
+  it('starts waiting interactive work (tiles) before waiting batch work (jobs)', async () => {
+    const queue = new WorkQueue({ concurrency: 1, maxQueued: 10 });
+    const order: string[] = [];
+    let release!: () => void;
+    const first = queue.submit(() => new Promise<void>((resolve) => (release = resolve)));
+    const job = ['j1', 'j2'].map((name) => queue.submit(async () => void order.push(name), undefined, 'batch'));
+    const tile = queue.submit(async () => void order.push('t1'));
+    release();
+    await Promise.all([first, ...job, tile]);
+    expect(order).toEqual(['t1', 'j1', 'j2']);
+  });
+
+  it('drops a queued item whose signal aborts, so it never starts', async () => {
+    const queue = new WorkQueue({ concurrency: 1, maxQueued: 5 });
+    let release!: () => void;
+    const first = queue.submit(() => new Promise<void>((resolve) => (release = resolve)));
+    const controller = new AbortController();
+    let started = false;
+    const second = queue.submit(async () => {
+      started = true;
+    }, controller.signal);
+    controller.abort(new Error('client went away'));
+    await expect(second).rejects.toThrow('client went away');
+    expect(queue.queued).toBe(0);
+    release();
+    await first;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(started).toBe(false);
+  });
+});
+
+describe('single-flight with waiters', () => {
+  it('shares one run, lets one waiter leave, and aborts the work only when the last one leaves', async () => {
+    const flight = new SingleFlight<number>();
+    let runs = 0;
+    let workSignal!: AbortSignal;
+    let finish!: (v: number) => void;
+    const work = (signal: AbortSignal) => {
+      runs += 1;
+      workSignal = signal;
+      return new Promise<number>((resolve) => (finish = resolve));
+    };
+    const a = new AbortController();
+    const b = new AbortController();
+    const pa = flight.run('k', work, a.signal);
+    const pb = flight.run('k', work, b.signal);
+    await Promise.resolve();
+    expect(runs).toBe(1);
+    a.abort(new Error('a left'));
+    await expect(pa).rejects.toThrow('a left');
+    expect(workSignal.aborted).toBe(false);
+    b.abort(new Error('b left'));
+    await expect(pb).rejects.toThrow('b left');
+    expect(workSignal.aborted).toBe(true);
+    // The key is free again: a new caller starts a new run.
+    const pc = flight.run('k', work);
+    await Promise.resolve();
+    expect(runs).toBe(2);
+    finish(7);
+    expect(await pc).toBe(7);
+    expect(flight.size).toBe(0);
+  });
+});
