@@ -121,7 +121,7 @@ describe('DDIM schedule', () => {
     expect([step.t, step.alphaBar, step.alphaBarPrev]).toEqual([699, table[699], table[599]]);
     const x = [0.3, -0.7, 1.2, 0];
     const x0 = [0.5, -0.25, 0.9, -1];
-    const out = ddimUpdate(new Float32Array(x), new Float32Array(x0), step);
+    const out = ddimUpdate(new Float32Array(x), predictionOf(new Float32Array(x0), 1), step);
     const a = step.alphaBar;
     const p = step.alphaBarPrev;
     x.forEach((xt, i) => {

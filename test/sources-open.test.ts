@@ -499,13 +499,17 @@ describe('opening: schemes, formats, failures and caching', () => {
     expect((await opener.open(late, 'DEM')).modality).toBe('DEM');
   });
 
-  it('keeps at most maxReaders readers, and counts decoded internal tiles unless that cache is off', async () => {
+  it('keeps no reader whose header exceeds the header budget, and counts decoded internal tiles unless that cache is off', async () => {
     const href = `${server.url}/cog/titiler/TCI.tif`;
     const grid: Grid = { crs: 'EPSG:32634', width: 64, height: 64, transform: [100, 0, 699960 + 300 * 100, 0, -100, 3600000 - 300 * 100] };
-    const small = createSourceOpener({ fetch, maxReaders: 1 });
+    const roomy = createSourceOpener({ fetch });
+    const kept = await roomy.open(href, 'S2RGB');
+    expect(await roomy.open(href, 'S2RGB')).toBe(kept);
+    expect(roomy.stats().openedReaders).toBe(1);
+    const small = createSourceOpener({ fetch, headerCacheBytes: 1 });
     const first = await small.open(href, 'S2RGB');
     await small.open(`${server.url}/cog/titiler/B09.tif`, 'DEM');
-    expect(small.stats().openedReaders).toBe(1);
+    expect(small.stats().openedReaders).toBe(0);
     expect(await small.open(href, 'S2RGB')).not.toBe(first);
     const reader = await small.open(href, 'S2RGB');
     await reader.read(grid);
