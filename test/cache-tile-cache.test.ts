@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { CACHE_VERSION, cacheKey, GENERATION_VERSION, RENDER_VERSION, SERVICE_VERSION } from '../src/cache/keys.js';
+import { cacheKey } from '../src/cache/keys.js';
 import { MemoryCacheStore } from '../src/cache/memory-store.js';
 import { S3CacheStore } from '../src/cache/s3-store.js';
 import type { CachedObject, CacheStore } from '../src/cache/store.js';
@@ -14,49 +14,6 @@ async function counterValue(metrics: ReturnType<typeof createMetrics>, name: 'ca
   const entry = data.values.find((v) => Object.entries(label).every(([k, val]) => v.labels[k as keyof typeof v.labels] === val));
   return entry?.value ?? 0;
 }
-
-describe('cacheKey', () => {
-  it('is versioned, sharded and content addressed', () => {
-    const key = cacheKey('tiles', { collection: 's2', z: 3, x: 1, y: 2 }, 'png');
-    expect(SERVICE_VERSION).toMatch(/^\d+\.\d+\.\d+/);
-    expect(CACHE_VERSION).toBe(`v${SERVICE_VERSION}-r${RENDER_VERSION}-g${GENERATION_VERSION}`);
-    const match = /^tiles\/v[^/]+-r\d+-g\d+\/([0-9a-f]{2})\/([0-9a-f]{64})\.png$/.exec(key);
-    expect(match).not.toBeNull();
-    expect(match![2].startsWith(match![1])).toBe(true);
-  });
-
-  it('gives the same key for the same parts in any order and a different one when any part changes', () => {
-    const a = cacheKey('tiles', { collection: 's2', z: 3, x: 1, y: 2, rescale: '0,3000', skip: undefined }, 'png');
-    const b = cacheKey('tiles', { y: 2, rescale: '0,3000', x: 1, z: 3, collection: 's2' }, 'png');
-    expect(a).toBe(b);
-    expect(cacheKey('tiles', { collection: 's2', z: '3', x: '1', y: '2', rescale: '0,3000' }, 'png')).toBe(a);
-    const variants = [
-      cacheKey('tiles', { collection: 's2', z: 3, x: 1, y: 3, rescale: '0,3000' }, 'png'),
-      cacheKey('tiles', { collection: 's2', z: 3, x: 1, y: 2, rescale: '0,3001' }, 'png'),
-      cacheKey('tiles', { collection: 's2', z: 3, x: 1, y: 2, rescale: '0,3000' }, 'webp'),
-      cacheKey('chips', { collection: 's2', z: 3, x: 1, y: 2, rescale: '0,3000' }, 'png'),
-      cacheKey('tiles', { collection: 's2', z: 3, x: 1, y: 2, rescale: '0,3000', hillshade: true }, 'png'),
-      // A value may not leak into its neighbour's name.
-      cacheKey('tiles', { collection: 's2', z: 3, x: 1, y: 2, rescale: '0,3000', a: 'b', c: '' }, 'png'),
-      cacheKey('tiles', { collection: 's2', z: 3, x: 1, y: 2, rescale: '0,3000', a: 'bc', '': '' }, 'png'),
-    ];
-    expect(new Set([a, ...variants]).size).toBe(variants.length + 1);
-  });
-
-  it('puts the model package name and version into the prefix and the hash', () => {
-    const one = cacheKey('generated', { model: 'terramind-test-random@0.1.0', z: 1 }, 'tif');
-    const two = cacheKey('generated', { model: 'terramind-test-random@0.2.0', z: 1 }, 'tif');
-    expect(one).toMatch(/^generated\/v[^/]+\/m-terramind-test-random@0\.1\.0\/[0-9a-f]{2}\/[0-9a-f]{64}\.tif$/);
-    expect(two).toContain('/m-terramind-test-random@0.2.0/');
-    expect(one.split('/').pop()).not.toBe(two.split('/').pop());
-    expect(cacheKey('generated', { model: '../../etc', z: 1 }, 'tif')).not.toContain('..');
-  });
-
-  it('refuses unsafe kinds and extensions', () => {
-    expect(() => cacheKey('../x', {}, 'png')).toThrow(/kind/);
-    expect(() => cacheKey('tiles', {}, 'p/ng')).toThrow(/extension/);
-  });
-});
 
 /** A store whose operations can be made to fail or stall, wrapping a real memory store. */
 class FlakyStore implements CacheStore {

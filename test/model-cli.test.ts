@@ -8,7 +8,6 @@ import { parseCliArgs, runGenerateCli } from '../src/cli/generate.js';
 import { readGeoTiffRaster } from '../src/cli/read-input.js';
 import { loadConfig } from '../src/config.js';
 import { createModelRuntime } from '../src/model/runtime.js';
-import { chipOffsets, rampWeights } from '../src/model/tiled.js';
 import type { Raster } from '../src/raster/raster.js';
 import { encodeGeoTiff } from '../src/render/geotiff.js';
 import { startFixtureServer, type FixtureServer } from './helpers/fixture-server.js';
@@ -29,25 +28,6 @@ afterAll(async () => {
 });
 
 const quiet = () => {};
-
-describe('tiling geometry', () => {
-  it('places 224 chips every 192 pixels with the last one on the border', () => {
-    expect(chipOffsets(224)).toEqual([0]);
-    expect(chipOffsets(400)).toEqual([0, 176]);
-    expect(chipOffsets(600)).toEqual([0, 192, 376]);
-    expect(() => chipOffsets(200)).toThrow(/at least 224/);
-  });
-
-  it('ramps weights with a raised cosine that sums to one across an overlap', () => {
-    const after = rampWeights(false, true);
-    const before = rampWeights(true, false);
-    expect(after[0]).toBeCloseTo(1, 5);
-    expect(after[223]).toBeLessThan(0.01);
-    expect(before[0]).toBeLessThan(0.01);
-    for (let i = 0; i < 32; i += 1) expect(after[192 + i]! + before[i]!).toBeCloseTo(1, 5);
-    expect(Math.min(...rampWeights(true, true))).toBeGreaterThan(0);
-  });
-});
 
 describe('generate CLI', { timeout: 180_000 }, () => {
   it('parses its arguments and rejects mistakes with the usage', () => {

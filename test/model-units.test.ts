@@ -34,6 +34,20 @@ describe('FSQ', () => {
     for (let f = 0; f < 5; f += 1) expect(codes[(5 + f) * 196 + 195]).toBe(1);
     expect(() => tokensToCodes(new Int32Array(196).fill(15360), [8, 8, 8, 6, 5], 1)).toThrow(/outside/);
   });
+
+  it('refuses ids that are negative, fractional or too many/few, naming them', () => {
+    const levels = [8, 8, 8, 6, 5];
+    const ids = (value: number) => Array.from({ length: 196 }, (_, i) => (i === 7 ? value : 0));
+    expect(() => tokensToCodes(ids(-1), levels, 1)).toThrow('token id -1 outside [0, 15360)');
+    expect(() => tokensToCodes(ids(1.5), levels, 1)).toThrow('token id 1.5 outside [0, 15360)');
+    expect(() => tokensToCodes(new Int32Array(195), levels, 1)).toThrow('expected 196 token ids, got 195');
+    expect(() => tokensToCodes(new Int32Array(196), levels, 2)).toThrow('expected 392 token ids, got 196');
+    // bigint ids (int64 tensors) and a custom token count
+    const codes = tokensToCodes([5329n, 0n, 15359n, 1n], levels, 1, 4);
+    expect(codes.length).toBe(5 * 4);
+    expect([0, 1, 2, 3, 4].map((f) => codes[f * 4]!)).toEqual([1 / 7, 2 / 7, 3 / 7, 4 / 5, 1 / 4].map(Math.fround));
+    expect([0, 1, 2, 3, 4].map((f) => codes[f * 4 + 2]!)).toEqual([1, 1, 1, 1, 1]);
+  });
 });
 
 describe('DDIM schedule', () => {
@@ -52,6 +66,21 @@ describe('DDIM schedule', () => {
     expect(alphasCumprod({ ...DIFFUSION, zeroTerminalSnr: false })[999]).toBeGreaterThan(0);
   });
 
+  it('is the cumulative product of 1 - beta over linear betas, then rescaled as sqrt(abar) shifted to end at 0', () => {
+    // Three steps, betas 0.1, 0.2, 0.3 by hand: abar = 0.9, 0.72, 0.504.
+    const small = { numTrainTimesteps: 3, betaStart: 0.1, betaEnd: 0.3, zeroTerminalSnr: false, clipSample: 1 };
+    const plain = alphasCumprod(small);
+    [0.9, 0.72, 0.504].forEach((value, t) => expect(plain[t]).toBeCloseTo(value, 12));
+    // Rescaled (Lin et al. 2024, as diffusers does it): s = sqrt(abar); s' = (s - s_last) * s_0 / (s_0 - s_last); abar' = s'^2.
+    const s = [0.9, 0.72, 0.504].map(Math.sqrt);
+    const rescaled = alphasCumprod({ ...small, zeroTerminalSnr: true });
+    s.forEach((value, t) => expect(rescaled[t]).toBeCloseTo((((value - s[2]!) * s[0]!) / (s[0]! - s[2]!)) ** 2, 12));
+    expect(rescaled[1]).toBeCloseTo(0.30329109453793435, 12);
+    expect(rescaled[2]).toBe(0);
+    // One training step: the single beta is betaStart.
+    expect([...alphasCumprod({ ...small, numTrainTimesteps: 1 })]).toEqual([0.9]);
+  });
+
   it('spaces timesteps as trailing arange(1000, 0, -1000//T) - 1', () => {
     expect(trailingTimesteps(10)).toEqual([999, 899, 799, 699, 599, 499, 399, 299, 199, 99]);
     const fifty = trailingTimesteps(50);
@@ -61,7 +90,44 @@ describe('DDIM schedule', () => {
     expect(trailingTimesteps(1)).toEqual([999]);
     // literally arange: a T that does not divide 1000 gets one more step (as the reference runner does)
     expect(trailingTimesteps(3)).toEqual([999, 666, 333, 0]);
-    expect(() => trailingTimesteps(0)).toThrow();
+    expect(trailingTimesteps(2, 10)).toEqual([9, 4]);
+    const thousand = trailingTimesteps(1000);
+    expect([thousand.length, thousand[0], thousand.at(-1)]).toEqual([1000, 999, 0]);
+    for (const bad of [0, 1.5, 1001, Number.NaN]) {
+      expect(() => trailingTimesteps(bad)).toThrow(`timesteps must be an integer in [1, 1000], got ${bad}`);
+    }
+    expect(() => trailingTimesteps(11, 10)).toThrow('timesteps must be an integer in [1, 10], got 11');
+  });
+
+  it('takes the previous alpha from the table down to timestep 0, and 1 below it', () => {
+    const table = alphasCumprod(DIFFUSION);
+    // T = 3: timesteps 999, 666, 333, 0 with ratio 333; the step at 333 looks back to t = 0 exactly.
+    const steps = ddimSteps(DIFFUSION, 3);
+    expect(steps.map((step) => step.t)).toEqual([999, 666, 333, 0]);
+    expect(steps.map((step) => step.alphaBar)).toEqual([table[999], table[666], table[333], table[0]]);
+    expect(steps.map((step) => step.alphaBarPrev)).toEqual([table[666], table[333], table[0], 1]);
+  });
+
+  it('clamps to [-limit, limit] in place', () => {
+    const x = new Float32Array([2, -2, 0.5, 1, -1, -0.75]);
+    expect(clampInPlace(x, 0.75)).toBe(x);
+    expect([...x]).toEqual([0.75, -0.75, 0.5, 0.75, -0.75, -0.75]);
+  });
+
+  it('is a DDIM step at a middle timestep: sqrt(a_prev) x0 + sqrt(1 - a_prev) (x - sqrt(a) x0) / sqrt(1 - a)', () => {
+    // x0 inside [-1, 1], where the raw and the clamped prediction are the same (issue 6 changes only the other case).
+    const step = ddimSteps(DIFFUSION, 10)[3]!;
+    const table = alphasCumprod(DIFFUSION);
+    expect([step.t, step.alphaBar, step.alphaBarPrev]).toEqual([699, table[699], table[599]]);
+    const x = [0.3, -0.7, 1.2, 0];
+    const x0 = [0.5, -0.25, 0.9, -1];
+    const out = ddimUpdate(new Float32Array(x), predictionOf(new Float32Array(x0), 1), step);
+    const a = step.alphaBar;
+    const p = step.alphaBarPrev;
+    x.forEach((xt, i) => {
+      const eps = (Math.fround(xt) - Math.sqrt(a) * Math.fround(x0[i]!)) / Math.sqrt(1 - a);
+      expect(out[i]).toBeCloseTo(Math.sqrt(p) * Math.fround(x0[i]!) + Math.sqrt(1 - p) * eps, 6);
+    });
   });
 
   it('uses prev alpha 1 at the last step, so the result is the clamped x0', () => {
@@ -109,8 +175,55 @@ describe('sampling', () => {
     for (let i = 0; i < 20; i += 1) expect(drawToken(filtered, 10, rng)).toBe(0);
   });
 
-  it('top-k keeps the k largest', () => {
-    expect([...filterLogits([1, 5, 3, 4], { topP: 1, topK: 2 })].map(Number.isFinite)).toEqual([false, true, false, true]);
+  it('top-k keeps the k largest and sets the rest to -Infinity', () => {
+    expect([...filterLogits([1, 5, 3, 4], { topP: 1, topK: 2 })]).toEqual([-Infinity, 5, -Infinity, 4]);
+    // k = 0 (off) and k >= V keep everything, unchanged.
+    for (const topK of [0, 4, 5]) expect([...filterLogits([1, 5, 3, 4], { topP: 1, topK })]).toEqual([1, 5, 3, 4]);
+  });
+
+  it('top-p of 0 (off) or 1 keeps every logit as it is', () => {
+    for (const topP of [0, 1]) expect([...filterLogits([1, 5, 3, 4], { topP, topK: 0 })]).toEqual([1, 5, 3, 4]);
+  });
+
+  it('keeps the first token whose cumulative mass passes p, not the one that only reaches it', () => {
+    // Weights 4, 2, 1, 1 (exact in binary), p = 0.75: cumulative 4, 6 (= p * 8, not past it), 7 -> the third
+    // token is the last kept, and the tied fourth with it.
+    expect(nucleusThreshold(Float64Array.from([4, 2, 1, 1]), 4, 8, 0.75)).toBe(1);
+    expect(nucleusThreshold(Float64Array.from([1, 2, 4, 1]), 4, 8, 0.75)).toBe(1);
+    // p = 0.7: 6 > 5.6 already, so the second is the last kept.
+    expect(nucleusThreshold(Float64Array.from([4, 2, 1, 1]), 4, 8, 0.7)).toBe(2);
+    // The same weights in another order reach the cut-off through another pivot (2): still 1.
+    expect(nucleusThreshold(Float64Array.from([4, 1, 2, 1]), 4, 8, 0.75)).toBe(1);
+  });
+
+  it('filters and draws on logits far from zero (softmax shifted by the maximum)', () => {
+    const filtered = filterLogits([1000, 999, 0], { topP: 0.5, topK: 0 });
+    expect([...filtered]).toEqual([1000, -Infinity, -Infinity]);
+    // Two tokens 1 nat apart: drawn in the ratio e : 1.
+    const rng = new Rng(21);
+    const pair = Float64Array.from([1000, 999, -Infinity]);
+    let first = 0;
+    for (let i = 0; i < 4000; i += 1) if (drawToken(pair, 1, rng) === 0) first += 1;
+    expect(first / 4000).toBeCloseTo(Math.E / (Math.E + 1), 1);
+    const batch = sampleTokens(Float32Array.from([1000, 999, 0, 0, 999, 1000]), 1, 3, { temperature: 0.5, topP: 1, topK: 0 }, [new Rng(4)]);
+    expect(batch.every((token) => token === 0 || token === 1 || token === 2)).toBe(true);
+    const draws = Array.from({ length: 400 }, (_, k) => sampleTokens(Float32Array.from([1000, 999, 0]), 1, 3, { temperature: 0.5, topP: 1, topK: 0 }, [new Rng(k)])[0]!);
+    // temperature 1 on the batched path: e : 1 as well (the weights are shifted by the maximum before exp)
+    const atOne = Array.from({ length: 400 }, (_, k) => sampleTokens(Float32Array.from([1000, 999, 0]), 1, 3, { temperature: 1, topP: 1, topK: 0 }, [new Rng(1000 + k)])[0]!);
+    expect(atOne.filter((token) => token === 0).length / 400).toBeCloseTo(Math.E / (Math.E + 1), 1);
+    expect(atOne.includes(2)).toBe(false);
+    // temperature 0.5: ratio e^2 : 1 -> 88% first
+    expect(draws.filter((token) => token === 0).length / 400).toBeGreaterThan(0.8);
+    expect(draws.filter((token) => token === 1).length).toBeGreaterThan(10);
+    expect(draws.includes(2)).toBe(false);
+  });
+
+  it('greedy (temperature 0) takes the first of tied maxima', () => {
+    const rng = new Rng(3);
+    expect(drawToken(Float64Array.from([3, 3, 1]), 0, rng)).toBe(0);
+    expect(drawToken(Float64Array.from([1, 3, 3]), 0, rng)).toBe(1);
+    const logits = Float32Array.from([3, 3, 1, 0, 2, 2, -1, 2, 2]);
+    expect([...sampleTokens(logits, 1, 3, { temperature: 0, topP: 0.9, topK: 0 }, [new Rng(1)])]).toEqual([0, 1, 1]);
   });
 
   it('draws in proportion to softmax(logits / temperature)', () => {
@@ -158,6 +271,36 @@ describe('sampling', () => {
     }
   });
 
+  it('the batched fast path with top-k draws what filter + draw per position gives', () => {
+    const vocab = 60;
+    const source = new Rng(8);
+    const logits = new Float32Array(2 * 196 * vocab).map(() => source.normal() * 2);
+    for (const options of [{ temperature: 1, topP: 0.9, topK: 5 }, { temperature: 0.8, topP: 1, topK: 59 }]) {
+      const fast = sampleTokens(logits, 2, vocab, options, [new Rng(9), new Rng(10)]);
+      const rngs = [new Rng(9), new Rng(10)];
+      const slow = Array.from({ length: 2 * 196 }, (_, p) =>
+        drawToken(filterLogits(logits.subarray(p * vocab, (p + 1) * vocab), options), options.temperature, rngs[Math.floor(p / 196)]!),
+      );
+      expect([...fast]).toEqual(slow);
+    }
+  });
+
+  it('top-p 0 (off) draws what top-p 1 draws', () => {
+    const source = new Rng(12);
+    const logits = new Float32Array(196 * 30).map(() => source.normal() * 3);
+    const off = sampleTokens(logits, 1, 30, { temperature: 1, topP: 0, topK: 0 }, [new Rng(5)]);
+    const all = sampleTokens(logits, 1, 30, { temperature: 1, topP: 1, topK: 0 }, [new Rng(5)]);
+    const nucleus = sampleTokens(logits, 1, 30, { temperature: 1, topP: 0.3, topK: 0 }, [new Rng(5)]);
+    expect([...off]).toEqual([...all]);
+    expect([...nucleus]).not.toEqual([...all]);
+  });
+
+  it('refuses logits that are not B x N x V and a wrong number of generators', () => {
+    expect(() => sampleTokens(new Float32Array(10), 1, 3, { temperature: 1, topP: 1, topK: 0 }, [new Rng(1)])).toThrow('logits length 10 is not B=1 x N x V=3');
+    expect(() => sampleTokens(new Float32Array(9), 2, 3, { temperature: 1, topP: 1, topK: 0 }, [new Rng(1), new Rng(2)])).toThrow('logits length 9 is not B=2 x N x V=3');
+    expect(() => sampleTokens(new Float32Array(12), 2, 3, { temperature: 1, topP: 1, topK: 0 }, [new Rng(1)])).toThrow('need 2 generators, got 1');
+  });
+
   it('samples [B,N] with one stream per chip', () => {
     const vocab = 50;
     const logits = new Float32Array(2 * 196 * vocab).map((_, i) => Math.sin(i * 0.37));
@@ -167,6 +310,8 @@ describe('sampling', () => {
     // chip 0 alone with the same stream gets the same tokens as in the batch
     const alone = sampleTokens(logits.subarray(0, 196 * vocab), 1, vocab, { temperature: 1, topP: 0.8, topK: 0 }, [new Rng(1)]);
     expect([...alone]).toEqual([...a.subarray(0, 196)]);
+    const second = sampleTokens(logits.subarray(196 * vocab), 1, vocab, { temperature: 1, topP: 0.8, topK: 0 }, [new Rng(2)]);
+    expect([...second]).toEqual([...a.subarray(196)]);
     expect(Math.max(...a)).toBeLessThan(vocab);
   });
 });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFORMANCE_CLASSES } from '../src/ogc/common.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { expectValid, ogcSchemas } from './helpers/ogc-schemas.js';
+import { slippyTile } from './helpers/tiles.js';
 
 /**
  * Every document against the official schemas, plus what the Tiles ETS, GDAL and OpenLayers read from them
@@ -267,8 +268,17 @@ describe('HTTP behaviour', () => {
   it('/health and /metrics', async () => {
     const health = await app.getJson('/health');
     expect(health.body.status).toBe('ok');
-    await app.get('/collections/sentinel2-tci/map/tiles/WebMercatorQuad/0/0/0');
-    const metrics = await (await app.get('/metrics')).text();
-    expect(metrics).toMatch(/tmogc_cache_requests_total\{result="(miss|hit)",store="memory"\} [1-9]/);
+    // Counters are cumulative over the whole file: read them before and after one new tile and one repeat.
+    const counter = async (result: string) => {
+      const metrics = await (await app.get('/metrics')).text();
+      const line = new RegExp(`^tmogc_cache_requests_total\\{result="${result}",store="memory"\\} (\\d+)$`, 'm').exec(metrics);
+      return line ? Number(line[1]) : 0;
+    };
+    const [miss0, hit0] = [await counter('miss'), await counter('hit')];
+    const tile = `/collections/sentinel2-tci/map/tiles/WebMercatorQuad/7/${slippyTile(23.75, 32.05, 7).join('/')}`;
+    expect((await app.get(tile)).headers.get('x-cache')).toBe('miss');
+    expect([await counter('miss'), await counter('hit')]).toEqual([miss0 + 1, hit0]);
+    expect((await app.get(tile)).headers.get('x-cache')).toBe('hit');
+    expect([await counter('miss'), await counter('hit')]).toEqual([miss0 + 1, hit0 + 1]);
   });
 });

@@ -114,6 +114,8 @@ describe('bad paths and parameters', () => {
     ['letters in tileMatrix', `${TILES}/z12/1662/2317`, 400, /tileMatrix/],
     ['percent-encoded garbage', `${TILES}/12/%ZZ/2317`, 400, undefined],
     ['ETS max int tile', `${TILES}/12/2147483647/2147483647`, 404, /outside the matrix/],
+    ['first row past the matrix', `${TILES}/2/4/0`, 404, /^Tile 2\/4\/0 is outside the matrix \(4 rows x 4 cols\)\.$/],
+    ['first column past the matrix', `${TILES}/2/0/4`, 404, /^Tile 2\/0\/4 is outside the matrix \(4 rows x 4 cols\)\.$/],
     ['tile matrix beyond the set', `${TILES}/30/0/0`, 404, /not in WebMercatorQuad/],
     ['tile matrix beyond the collection maxzoom', `${TILES}/15/13300/18550`, 404, /not available/],
     ['tile outside the limits', `${TILES}/12/0/0`, 404, /outside this collection's limits/],

@@ -6,7 +6,7 @@ import { OgcError } from '../src/errors.js';
 import { coordinateTransform, normalizeCrs, transformBounds } from '../src/geo/crs.js';
 import { createGuardedFetch } from '../src/net/guarded-fetch.js';
 import { mapToPixel, type Grid } from '../src/raster/raster.js';
-import { sampleWindow, sourceCoordinates, toPixelCoordinates } from '../src/raster/warp.js';
+import { sampleWindow, sourceCoordinates, sourcePixelsPerTargetPixel, toPixelCoordinates, type SourceCoordinates } from '../src/raster/warp.js';
 import { createSourceOpener } from '../src/sources/open.js';
 import { FIXTURES, startFixtureServer, type FixtureServer } from './helpers/fixture-server.js';
 import { tileAt } from './helpers/tiles.js';
@@ -88,13 +88,83 @@ describe('approximate transformer', () => {
     sampleWindow({ cols, rows }, { x0: 0, y0: 0, width: 2, height: 2, values, valid }, 'bilinear', out, outValid);
     expect(out[0]).toBe(10); // centre of pixel (0,0)
     expect(out[1]).toBeCloseTo(15, 5); // halfway between 10 and 20
-    expect(out[2]).toBeGreaterThan(10);
-    expect(out[2]).toBeLessThan(30); // blends 10, 20, 30 but never 999
+    // At (0.9, 0.9) the weights are 0.36, 0.24, 0.24 and 0.16; the no-data pixel's 0.16 is left out and the rest renormalised.
+    expect(out[2]).toBeCloseTo((0.36 * 10 + 0.24 * 20 + 0.24 * 30) / 0.84, 5);
     expect(outValid[3]).toBe(0); // nearest source pixel is no data
     const nearest = new Float32Array(4);
     const nearestValid = new Uint8Array(4).fill(255);
     sampleWindow({ cols, rows }, { x0: 0, y0: 0, width: 2, height: 2, values, valid }, 'nearest', nearest, nearestValid);
     expect(Array.from(nearest.slice(0, 3))).toEqual([10, 20, 10]);
+  });
+
+  it('samples a window that does not start at the level origin, clamps neighbours at its edges and skips what is already invalid', () => {
+    // A 3x2 window at level pixels (10, 5)..(13, 7).
+    const source = { x0: 10, y0: 5, width: 3, height: 2, values: new Float32Array([1, 2, 3, 4, 5, 6]), valid: new Uint8Array(6).fill(255) };
+    const cols = new Float32Array([10.5, 10.2, 12.9, 11.5, 9.9, 13.0, 11.5, 11.25]);
+    const rows = new Float32Array([5.5, 5.2, 6.9, 6.0, 5.5, 5.5, 4.99, 5.75]);
+    const out = new Float32Array(8);
+    const outValid = new Uint8Array(8).fill(255);
+    outValid[7] = 0; // already invalid from another band: left alone
+    sampleWindow({ cols, rows }, source, 'bilinear', out, outValid);
+    expect(out[0]).toBe(1); // centre of the window's first pixel
+    expect(out[1]).toBe(1); // before the first centre: both neighbours clamp to column 0 / row 0
+    expect(out[2]).toBe(6); // past the last centre: clamps to the last pixel
+    // (1.5, 1.0) in the window: on column 1's centre, halfway between rows 0 and 1 -> (2 + 5) / 2
+    expect(out[3]).toBeCloseTo(0.5 * 2 + 0.5 * 5, 5);
+    expect(Array.from(outValid)).toEqual([255, 255, 255, 255, 0, 0, 0, 0]); // left of, right of, above the window
+    expect(out[7]).toBe(0);
+    const nearest = new Float32Array(4);
+    sampleWindow({ cols: cols.subarray(0, 4), rows: rows.subarray(0, 4) }, source, 'nearest', nearest, new Uint8Array(4).fill(255));
+    expect(Array.from(nearest)).toEqual([1, 1, 6, 5]);
+  });
+
+  it('in the source CRS itself, gives every pixel centre exactly, without a lattice', () => {
+    const coords = sourceCoordinates({ crs: 'EPSG:32634', width: 3, height: 2, transform: [10, 0, 1000, 0, -20, 5000] }, 'EPSG:32634', 1);
+    expect(Array.from(coords.xs)).toEqual([1005, 1015, 1025, 1005, 1015, 1025]);
+    expect(Array.from(coords.ys)).toEqual([4990, 4990, 4990, 4970, 4970, 4970]);
+    expect([coords.width, coords.height, coords.cells, coords.exactCells]).toEqual([3, 2, 0, 0]);
+  });
+
+  it('covers sizes that are not a multiple of the lattice step, and a single pixel, to the tolerance', () => {
+    for (const [width, height] of [[20, 37], [1, 1], [17, 1], [2, 2]]) {
+      const grid: Grid = { crs: 'EPSG:3857', width, height, transform: [30, 0, 2637000, 0, -30, 3764000] };
+      const approx = sourceCoordinates(grid, 'EPSG:32634', 100 * 0.125);
+      const exact = sourceCoordinates(grid, 'EPSG:32634', 0, 1);
+      let worst = 0;
+      for (let i = 0; i < width * height; i++) worst = Math.max(worst, Math.hypot(approx.xs[i]! - exact.xs[i]!, approx.ys[i]! - exact.ys[i]!));
+      expect(worst, `${width}x${height}`).toBeLessThan(12.5);
+      expect(approx.xs.every(Number.isFinite), `${width}x${height}`).toBe(true);
+      // The exact run projects every pixel: the first pixel centre by hand.
+      const [x, y] = proj4('EPSG:3857', '+proj=utm +zone=34 +datum=WGS84 +units=m +no_defs', [2637000 + 15, 3764000 - 15]);
+      expect(exact.xs[0]).toBeCloseTo(x!, 6);
+      expect(exact.ys[0]).toBeCloseTo(y!, 6);
+    }
+    expect(sourceCoordinates({ crs: 'EPSG:3857', width: 20, height: 37, transform: [30, 0, 2637000, 0, -30, 3764000] }, 'EPSG:32634', 12.5).cells).toBe(6);
+  });
+
+  it('measures how many source pixels a target pixel spans', () => {
+    const coords = (width: number, height: number, size: number): SourceCoordinates =>
+      sourceCoordinates({ crs: 'EPSG:32634', width, height, transform: [size, 0, 0, 0, -size, 0] }, 'EPSG:32634', 1);
+    expect(sourcePixelsPerTargetPixel(coords(40, 40, 20), [10, 0, 0, 0, -10, 0])).toBeCloseTo(2, 12);
+    expect(sourcePixelsPerTargetPixel(coords(40, 3, 5), [10, 0, 0, 0, -10, 0])).toBeCloseTo(0.5, 12);
+    // Rotated source pixels of the same size count the same.
+    const r = Math.SQRT1_2 * 10;
+    expect(sourcePixelsPerTargetPixel(coords(8, 8, 10), [r, r, 0, r, -r, 0])).toBeCloseTo(1, 12);
+    // A single row or column has no neighbours to measure: 1.
+    expect(sourcePixelsPerTargetPixel(coords(1, 1, 20), [10, 0, 0, 0, -10, 0])).toBe(1);
+    expect(sourcePixelsPerTargetPixel(coords(5, 1, 20), [10, 0, 0, 0, -10, 0])).toBe(1);
+  });
+
+  it('inverts rotated and sheared affines into pixel coordinates', () => {
+    // x = 2 col + row + 100, y = col - 3 row + 50 (determinant -7)
+    const transform: [number, number, number, number, number, number] = [2, 1, 100, 1, -3, 50];
+    const points = [[1, 2], [0, 0], [3.5, -1.25]];
+    const coords = { xs: Float64Array.from(points.map(([c, r]) => 2 * c! + r! + 100)), ys: Float64Array.from(points.map(([c, r]) => c! - 3 * r! + 50)), width: 3, height: 1, exactCells: 0, cells: 0 };
+    const { cols, rows } = toPixelCoordinates(coords, transform);
+    points.forEach(([c, r], i) => {
+      expect(cols[i]).toBeCloseTo(c!, 5);
+      expect(rows[i]).toBeCloseTo(r!, 5);
+    });
   });
 
   it('maps pixel coordinates with the window affine', () => {

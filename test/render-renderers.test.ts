@@ -236,6 +236,42 @@ describe('DEM', () => {
     expect(pixel(image, 1)[0]).toBe(Math.round((15 / 20) * 255));
   });
 
+  it('leaves no-data pixels out of the default stretch (a fill value would flatten the ramp)', () => {
+    // -9999 is a typical GDAL fill, 0 is what the reader writes under a mask; neither may widen the range.
+    const raster = rowRaster('DEM', [[100, 110, -9999, 0]]);
+    raster.mask[2] = 0;
+    raster.mask[3] = 0;
+    const image = renderRaster(raster, 'DEM', { colormap: 'gray' });
+    // range 95..115: 100 -> 5/20 of the ramp, 110 -> 15/20
+    expect(pixel(image, 0)).toEqual([64, 64, 64, 255]);
+    expect(pixel(image, 1)).toEqual([191, 191, 191, 255]);
+    expect(pixel(image, 2)).toEqual([0, 0, 0, 0]);
+    expect(pixel(image, 3)).toEqual([0, 0, 0, 0]);
+  });
+
+  it('stretches the real DEM chip over its valid pixels only, pixel for pixel', async () => {
+    const raster = await readExample('DEM');
+    for (let i = 0; i < raster.mask.length; i += 7) {
+      raster.mask[i] = 0;
+      raster.bands[0][i] = 0; // as the reader leaves masked pixels
+    }
+    let min = Infinity;
+    let max = -Infinity;
+    raster.bands[0].forEach((v, i) => {
+      if (raster.mask[i] === 0) return;
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+    });
+    expect([min, max]).toEqual([1192, 1218]);
+    const image = renderRaster(raster, 'DEM', { colormap: 'gray' });
+    let wrong = 0;
+    raster.bands[0].forEach((v, i) => {
+      const expected = raster.mask[i] === 0 ? [0, 0, 0, 0] : Array(3).fill(Math.round(((v - (min - 5)) / (max - min + 10)) * 255)).concat(255);
+      if (pixel(image, i).some((c, k) => c !== expected[k])) wrong++;
+    });
+    expect(wrong).toBe(0);
+  });
+
   it('hill-shades: a slope facing the sun is brighter than one facing away', () => {
     // A ridge running north-south: west flank faces the north-west sun better than the east flank.
     const width = 21;
@@ -258,7 +294,18 @@ describe('DEM', () => {
   });
 
   it('rejects an unknown colormap with a 400 listing none of our internals', () => {
-    expect(() => renderRaster(rowRaster('DEM', [[1]]), 'DEM', { colormap: 'jet' })).toThrow(/colormap/);
+    let error: unknown;
+    try {
+      renderRaster(rowRaster('DEM', [[1]]), 'DEM', { colormap: 'jet' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(OgcError);
+    expect((error as OgcError).status).toBe(400);
+    // The parameter, what was wrong and the valid names: nothing of zod, our modules or a stack.
+    expect((error as OgcError).detail).toBe(
+      'Invalid rendering parameters for DEM: colormap: Invalid option: expected one of "rdylgn"|"brbg"|"brbg_r"|"terrain"|"viridis"|"gray"',
+    );
   });
 });
 

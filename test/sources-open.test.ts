@@ -1,8 +1,9 @@
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { fromFile } from 'geotiff';
+import proj4 from 'proj4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OgcError } from '../src/errors.js';
 import { MODALITIES, type Modality } from '../src/modalities.js';
@@ -222,11 +223,306 @@ describe('STAC items', () => {
     const missingBands = (await opener.open(`${stac.url}/item.json`, 'S2L2A').catch((e) => e)) as OgcError;
     expect(missingBands).toBeInstanceOf(OgcError);
     expect(missingBands.status).toBe(400);
+    expect(missingBands.detail).toMatch(/^Item "mixed-resolution-s1" lacks bands B01 \(B1\/coastal\), .*, B12 \(swir22\) needed for S2L2A; assets found: vv, vh$/);
+    // The user named a JSON document that is not an item: their input is wrong (400), not the upstream (502).
     const notItem = (await opener.open(`${stac.url}/not-an-item.json`, 'DEM').catch((e) => e)) as OgcError;
     expect(notItem).toBeInstanceOf(OgcError);
-    expect(notItem.status).toBeGreaterThanOrEqual(400);
+    expect(notItem.status).toBe(400);
+    expect(notItem.detail).toMatch(/^Not a usable STAC Item: type: type must be "Feature" \(a STAC Item\); id: /);
     const broken = (await opener.open(`${stac.url}/broken.json`, 'DEM').catch((e) => e)) as OgcError;
     expect(broken.status).toBe(502);
     expect(broken.detail).toMatch(/does not parse/);
+  });
+});
+
+describe('scale and offset through the reader (model = stored * scale + offset)', () => {
+  const CHIP38 = '38D_378R_2_3';
+  let dir: string;
+  let items: FixtureServer;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sources-scale-'));
+    const stac11 = JSON.parse(readFileSync(join(FIXTURES, 'stac-local/stac11-s2l2a-chip.json'), 'utf8'));
+    // Reflectance r = DN * 5e-5 - 0.05; TerraMind's DN = r * 10000 + 1000 = DN * 0.5 + 500 (docs/inputs.md).
+    for (const band of stac11.assets.reflectance.bands) {
+      band['raster:scale'] = 0.00005;
+      band['raster:offset'] = -0.05;
+      delete band.nodata;
+    }
+    stac11.assets.reflectance.href = `${server.url}/terramind-examples/S2L2A/${CHIP38}.tif`;
+    writeFileSync(join(dir, 's2-half-scale.json'), JSON.stringify(stac11));
+    // A DEM stored in half metres below a datum 100 m down, with one stored value declared as no data.
+    const dem = {
+      type: 'Feature',
+      stac_version: '1.1.0',
+      id: 'dem-half-metres',
+      bbox: [34.0559389, -3.411475, 34.0761233, -3.3912357],
+      geometry: null,
+      properties: { datetime: '2020-07-14T07:57:21Z', 'proj:code': 'EPSG:32736' },
+      links: [],
+      assets: {
+        data: {
+          href: `${server.url}/terramind-examples/DEM/${CHIP38}.tif`,
+          type: 'image/tiff; application=geotiff',
+          roles: ['data'],
+          bands: [{ name: 'elevation', data_type: 'int16', nodata: 1214, 'raster:scale': 0.5, 'raster:offset': -100 }],
+        },
+      },
+    };
+    writeFileSync(join(dir, 'dem-half-metres.json'), JSON.stringify(dem));
+    items = await startFixtureServer(dir);
+  });
+  afterAll(async () => {
+    await items.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('DEM: every pixel is stored * 0.5 - 100, and the declared no-data value (compared as stored) is masked to 0', async () => {
+    const opener = createSourceOpener({ fetch });
+    const reader = await opener.open(`${items.url}/dem-half-metres.json`, 'DEM');
+    const { grid, bands } = await readDirect(`terramind-examples/DEM/${CHIP38}.tif`);
+    const raster = await reader.read(grid);
+    const stored = bands[0]!;
+    let masked = 0;
+    let wrong = 0;
+    for (let i = 0; i < stored.length; i++) {
+      if (stored[i] === 1214) {
+        masked++;
+        if (raster.mask[i] !== 0 || raster.bands[0]![i] !== 0) wrong++;
+      } else if (raster.mask[i] !== 255 || raster.bands[0]![i] !== stored[i]! * 0.5 - 100) wrong++;
+    }
+    expect(masked).toBe(1807); // how often 1214 occurs in the chip
+    expect(wrong).toBe(0);
+    // Two pixels by hand: the first stored value 1214 is no data; stored 1192 (the chip minimum) is 496 m.
+    expect(raster.bands[0]![0]).toBe(0);
+    const lowest = Array.prototype.indexOf.call(stored, 1192);
+    expect(raster.bands[0]![lowest]).toBe(496);
+  });
+
+  it('S2L2A: every band of a multi-band asset is stored * 0.5 + 500 in its own position', async () => {
+    const opener = createSourceOpener({ fetch });
+    const reader = await opener.open(`${items.url}/s2-half-scale.json`, 'S2L2A');
+    const { grid, bands } = await readDirect(`terramind-examples/S2L2A/${CHIP38}.tif`);
+    const raster = await reader.read(grid);
+    expect(raster.bandNames).toEqual([...MODALITIES.S2L2A.bands]);
+    expect(raster.mask.every((m) => m === 255)).toBe(true);
+    bands.forEach((band, k) => {
+      let wrong = 0;
+      for (let i = 0; i < band.length; i++) if (raster.bands[k]![i] !== band[i]! * 0.5 + 500) wrong++;
+      expect(wrong, `band ${MODALITIES.S2L2A.bands[k]}`).toBe(0);
+    });
+    // One value by hand: B04 (red) at pixel 0.
+    expect(raster.bands[3]![0]).toBe(bands[3]![0]! / 2 + 500);
+  });
+});
+
+describe('reader behaviour on shifted grids, class rasters, footprints and band counts', () => {
+  const CHIP38 = '38D_378R_2_3';
+  const UTM36S = '+proj=utm +zone=36 +south +datum=WGS84 +units=m +no_defs';
+  let dir: string;
+  let items: FixtureServer;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sources-reader-'));
+    // An S1 item that names a third band in a two-band file.
+    const s1 = {
+      type: 'Feature',
+      stac_version: '1.1.0',
+      id: 's1-three-bands',
+      bbox: [34.0559389, -3.411475, 34.0761233, -3.3912357],
+      geometry: null,
+      properties: { datetime: '2020-07-14T07:57:21Z' },
+      links: [],
+      assets: {
+        data: {
+          href: `${server.url}/terramind-examples/S1RTC/${CHIP38}.tif`,
+          type: 'image/tiff; application=geotiff',
+          roles: ['data'],
+          bands: [{ name: 'vv', unit: 'dB' }, { name: 'angle', unit: 'dB' }, { name: 'vh', unit: 'dB' }],
+        },
+      },
+    };
+    writeFileSync(join(dir, 's1-three-bands.json'), JSON.stringify(s1));
+    items = await startFixtureServer(dir);
+  });
+  afterAll(async () => {
+    await items.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The chip's grid moved a quarter pixel east and south: target centres fall at 0.75 of a source pixel. */
+  async function shiftedGrid(path: string) {
+    const { grid, bands } = await readDirect(path);
+    const [a, , c, , e, f] = grid.transform;
+    return { grid: { ...grid, transform: [a, 0, c + a / 4, 0, e, f + e / 4] as Grid['transform'] }, bands, width: grid.width };
+  }
+
+  it('a plain GeoTIFF\'s footprint is its corners in CRS84', async () => {
+    const opener = createSourceOpener({ fetch });
+    const reader = await opener.open(`${server.url}/terramind-examples/DEM/${CHIP38}.tif`, 'DEM');
+    const { grid } = await readDirect(`terramind-examples/DEM/${CHIP38}.tif`);
+    const [a, , c, , e, f] = grid.transform;
+    const corners = [[c, f], [c + a * grid.width, f], [c, f + e * grid.height], [c + a * grid.width, f + e * grid.height]].map((xy) => proj4(UTM36S, 'EPSG:4326', xy));
+    const expected = [Math.min(...corners.map((p) => p[0]!)), Math.min(...corners.map((p) => p[1]!)), Math.max(...corners.map((p) => p[0]!)), Math.max(...corners.map((p) => p[1]!))];
+    reader.bounds.forEach((value, i) => expect(Math.abs(value - expected[i]!)).toBeLessThan(1e-7));
+  });
+
+  it('interpolates bilinearly by default, takes the nearest pixel on request', async () => {
+    const opener = createSourceOpener({ fetch });
+    const reader = await opener.open(`${server.url}/terramind-examples/DEM/${CHIP38}.tif`, 'DEM');
+    const { grid, bands, width } = await shiftedGrid(`terramind-examples/DEM/${CHIP38}.tif`);
+    const stored = bands[0]!;
+    const at = (row: number, col: number) => stored[row * width + col]!;
+    const bilinear = await reader.read(grid);
+    const nearest = await reader.read(grid, { resampling: 'nearest' });
+    let worst = 0;
+    let wrongNearest = 0;
+    for (let row = 0; row < width - 1; row++) {
+      for (let col = 0; col < width - 1; col++) {
+        const i = row * width + col;
+        // weights 0.75 / 0.25 along each axis
+        const expected = 0.75 * (0.75 * at(row, col) + 0.25 * at(row, col + 1)) + 0.25 * (0.75 * at(row + 1, col) + 0.25 * at(row + 1, col + 1));
+        worst = Math.max(worst, Math.abs(bilinear.bands[0]![i]! - expected));
+        if (nearest.bands[0]![i] !== at(row, col)) wrongNearest++;
+      }
+    }
+    expect(worst).toBeLessThan(1e-3);
+    expect(wrongNearest).toBe(0);
+    // A quarter pixel off, every target centre still falls on the chip.
+    expect(bilinear.mask.every((m) => m === 255)).toBe(true);
+  });
+
+  it('never interpolates class rasters, whatever resampling is asked for (TerraMind LULC and ESRI codes)', async () => {
+    const opener = createSourceOpener({ fetch });
+    const { grid, bands, width } = await shiftedGrid(`terramind-examples/LULC/${CHIP38}.tif`);
+    for (const href of [`${server.url}/terramind-examples/LULC/${CHIP38}.tif`, `${server.url}/stac-local/planetary-computer-io-lulc.json`]) {
+      const raster = await (await opener.open(href, 'LULC')).read(grid, { resampling: 'bilinear' });
+      let wrong = 0;
+      for (let row = 0; row < width - 1; row++) {
+        for (let col = 0; col < width - 1; col++) {
+          const i = row * width + col;
+          const expected = bands[0]![row * width + col]!;
+          if (raster.bands[0]![i] !== expected || raster.mask[i] !== (expected === 0 ? 0 : 255)) wrong++;
+        }
+      }
+      expect(wrong, href).toBe(0);
+    }
+  });
+
+  it('a band index past the file\'s band count is a 502 naming the file, the count and the band', async () => {
+    const opener = createSourceOpener({ fetch });
+    const error = (await opener.open(`${items.url}/s1-three-bands.json`, 'S1RTC').catch((e) => e)) as OgcError;
+    expect(error).toBeInstanceOf(OgcError);
+    expect(error.status).toBe(502);
+    expect(error.detail).toBe(`${server.url}/terramind-examples/S1RTC/${CHIP38}.tif has 2 band(s) but band 3 (vh) was requested`);
+  });
+});
+
+describe('opening: schemes, formats, failures and caching', () => {
+  let dir: string;
+  let files: FixtureServer;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sources-open-'));
+    writeFileSync(join(dir, 'empty.tif'), '');
+    writeFileSync(join(dir, 'three-bytes.tif'), 'II*');
+    writeFileSync(join(dir, 'text.tif'), 'hello, this is not an image');
+    const chipItem = JSON.parse(readFileSync(join(FIXTURES, 'stac-local/terramind-chips.json'), 'utf8')).features.find((f: { id: string }) => f.id.endsWith('-DEM'));
+    chipItem.assets.data.href = `${server.url}/terramind-examples/DEM/38D_378R_2_3.tif`;
+    writeFileSync(join(dir, 'padded.json'), `  \n\t${JSON.stringify(chipItem)}`);
+    writeFileSync(join(dir, 'array.json'), JSON.stringify([chipItem]));
+    files = await startFixtureServer(dir);
+  });
+  afterAll(async () => {
+    await files.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const refusal = async (promise: Promise<unknown>) => (await promise.catch((e: unknown) => e)) as OgcError;
+
+  it('refuses what is not an absolute http(s) URL, and unknown modalities, with 400s', async () => {
+    const opener = createSourceOpener({ fetch });
+    for (const [href, detail] of [
+      ['not a url', '"not a url" is not an absolute URL'],
+      ['ftp://example.com/a.tif', 'Unsupported URL scheme ftp: in ftp://example.com/a.tif: use http(s)'],
+      ['file:///etc/hostname', 'file:// URLs are not accepted here (file:///etc/hostname); use an http(s) URL'],
+    ]) {
+      const error = await refusal(opener.open(href!, 'DEM'));
+      expect([error.status, error.detail], href).toEqual([400, detail]);
+    }
+    const unknown = await refusal(opener.open(`${server.url}/terramind-examples/DEM/38D_378R_2_3.tif`, 'FOO' as Modality));
+    expect([unknown.status, unknown.detail]).toEqual([400, 'Unknown modality "FOO"']);
+  });
+
+  it('tells empty files, short files and other bytes apart from GeoTIFFs (502s naming the file)', async () => {
+    const opener = createSourceOpener({ fetch });
+    // An empty file over HTTP is a 416 to the first range read; read locally, it is empty.
+    const emptyHttp = await refusal(opener.open(`${files.url}/empty.tif`, 'DEM'));
+    expect([emptyHttp.status, emptyHttp.detail]).toEqual([502, `${files.url}/empty.tif answered HTTP 416 Range Not Satisfiable`]);
+    const emptyFile = pathToFileURL(join(dir, 'empty.tif')).href;
+    const emptyLocal = await refusal(opener.open(emptyFile, 'DEM', { trusted: true }));
+    expect([emptyLocal.status, emptyLocal.detail]).toEqual([502, `${emptyFile} is empty: not a GeoTIFF or STAC item`]);
+    for (const [name, detail] of [
+      ['three-bytes.tif', 'is neither a GeoTIFF nor a STAC item JSON (not a GeoTIFF: wrong magic bytes)'],
+      ['text.tif', 'is neither a GeoTIFF nor a STAC item JSON (not a GeoTIFF: wrong magic bytes)'],
+    ]) {
+      const error = await refusal(opener.open(`${files.url}/${name}`, 'DEM'));
+      expect([error.status, error.detail], name).toEqual([502, `${files.url}/${name} ${detail}`]);
+    }
+  });
+
+  it('reads big-endian (MM) TIFFs, and STAC JSON after leading whitespace or as a one-item array', async () => {
+    const opener = createSourceOpener({ fetch });
+    const { bands } = await readDirect(`stac-local/chips/38D_378R_2_3/B04.tif`);
+    const mm = await opener.open(`${server.url}/stac-local/chips/38D_378R_2_3/B04.tif`, 'DEM');
+    const { grid } = await readDirect('terramind-examples/DEM/38D_378R_2_3.tif');
+    expect((await mm.read(grid)).bands[0]![777]).toBe(bands[0]![777]);
+    for (const name of ['padded.json', 'array.json']) {
+      const reader = await opener.open(`${files.url}/${name}`, 'DEM');
+      expect(reader.id, name).toBe('terramind-38D_378R_2_3-DEM');
+    }
+  });
+
+  it('keys opened readers by trust, modality and href, and forgets failures', async () => {
+    const opener = createSourceOpener({ fetch });
+    const href = `${server.url}/terramind-examples/DEM/38D_378R_2_3.tif`;
+    const dem = await opener.open(href, 'DEM');
+    const ndvi = await opener.open(href, 'NDVI');
+    expect(ndvi).not.toBe(dem);
+    expect([dem.modality, ndvi.modality]).toEqual(['DEM', 'NDVI']);
+    expect(await opener.open(href, 'DEM')).toBe(dem);
+    // A trusted open of a file:// href does not let an untrusted caller through afterwards.
+    const file = pathToFileURL(join(FIXTURES, 'terramind-examples/DEM/38D_378R_2_3.tif')).href;
+    await opener.open(file, 'DEM', { trusted: true });
+    expect((await refusal(opener.open(file, 'DEM'))).status).toBe(400);
+    // A file that was missing opens once it is there.
+    const late = `${files.url}/late.tif`;
+    expect((await refusal(opener.open(late, 'DEM'))).status).toBe(502);
+    copyFileSync(join(FIXTURES, 'terramind-examples/DEM/38D_378R_2_3.tif'), join(dir, 'late.tif'));
+    expect((await opener.open(late, 'DEM')).modality).toBe('DEM');
+  });
+
+  it('keeps no reader whose header exceeds the header budget, and counts decoded internal tiles unless that cache is off', async () => {
+    const href = `${server.url}/cog/titiler/TCI.tif`;
+    const grid: Grid = { crs: 'EPSG:32634', width: 64, height: 64, transform: [100, 0, 699960 + 300 * 100, 0, -100, 3600000 - 300 * 100] };
+    const roomy = createSourceOpener({ fetch });
+    const kept = await roomy.open(href, 'S2RGB');
+    expect(await roomy.open(href, 'S2RGB')).toBe(kept);
+    expect(roomy.stats().openedReaders).toBe(1);
+    const small = createSourceOpener({ fetch, headerCacheBytes: 1 });
+    const first = await small.open(href, 'S2RGB');
+    await small.open(`${server.url}/cog/titiler/B09.tif`, 'DEM');
+    expect(small.stats().openedReaders).toBe(0);
+    expect(await small.open(href, 'S2RGB')).not.toBe(first);
+    const reader = await small.open(href, 'S2RGB');
+    await reader.read(grid);
+    const afterFirst = small.stats();
+    expect(afterFirst.decodedMisses).toBeGreaterThan(0);
+    await reader.read(grid);
+    const afterSecond = small.stats();
+    expect(afterSecond.decodedHits).toBeGreaterThanOrEqual(afterFirst.decodedMisses);
+    expect(afterSecond.decodedMisses).toBe(afterFirst.decodedMisses);
+    const uncached = createSourceOpener({ fetch, decodedCacheBytes: 0 });
+    const plain = await uncached.open(href, 'S2RGB');
+    await plain.read(grid);
+    await plain.read(grid);
+    expect([uncached.stats().decodedHits, uncached.stats().decodedMisses]).toEqual([0, 0]);
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { OgcError } from '../src/errors.js';
 import {
   lonLatToMercator,
+  matrixLimits,
   mercatorToLonLat,
   resolveTile,
   tileBounds,
@@ -16,6 +17,16 @@ import { slippyTile } from './helpers/tiles.js';
 const webMercator = getTileMatrixSet('WebMercatorQuad');
 const crs84 = getTileMatrixSet('WorldCRS84Quad');
 const HALF = 20037508.3427892;
+
+function errorOf(fn: () => unknown): OgcError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof OgcError) return error;
+    throw error;
+  }
+  throw new Error('expected an OgcError');
+}
 
 function statusOf(fn: () => unknown): number | undefined {
   try {
@@ -39,8 +50,11 @@ describe('tile matrix sets', () => {
     expect(crs84.gridCrs).toBe('EPSG:4326');
   });
 
-  it('rejects an unknown set with a 404', () => {
-    expect(statusOf(() => getTileMatrixSet('webmercatorquad'))).toBe(404);
+  it('rejects an unknown set with a 404 naming the sets there are', () => {
+    const error = errorOf(() => getTileMatrixSet('webmercatorquad'));
+    expect(error.status).toBe(404);
+    expect(error.detail).toBe("Unknown tile matrix set 'webmercatorquad'. Available: WebMercatorQuad, WorldCRS84Quad.");
+    expect(listTileMatrixSets().map((entry) => entry.definition.id)).toEqual(['WebMercatorQuad', 'WorldCRS84Quad']);
   });
 
   it('derives a TMS 1.0 encoding with the same matrices', () => {
@@ -49,6 +63,9 @@ describe('tile matrix sets', () => {
     expect(v1.supportedCRS).toBe('http://www.opengis.net/def/crs/OGC/1.3/CRS84');
     expect(v1.tileMatrix).toHaveLength(24);
     expect(v1.tileMatrix[3]).toMatchObject({ identifier: '3', topLeftCorner: [-180, 90], matrixWidth: 16 });
+    // OGC 17-083r2's JSON type names, which GDAL < 3.8 looks for.
+    expect((v1 as unknown as { type: string }).type).toBe('TileMatrixSetType');
+    expect((v1.tileMatrix[0] as unknown as { type: string }).type).toBe('TileMatrixType');
   });
 });
 
@@ -81,6 +98,7 @@ describe('tile footprints', () => {
   it('bottom-left corner of origin counts rows upwards', () => {
     const matrix = { ...crs84.definition.tileMatrices[1], cornerOfOrigin: 'bottomLeft' as const, pointOfOrigin: [-180, -90] as [number, number] };
     expect(tileBounds(matrix, 0, 0)).toEqual([-180, -90, -90, 0]);
+    expect(tileBounds(matrix, 1, 2)).toEqual([0, 0, 90, 90]);
   });
 
   it('mercator conversions round-trip', () => {
@@ -121,6 +139,22 @@ describe('tileMatrixSetLimits', () => {
   it('do not pull in a neighbour when the bbox ends on a tile edge', () => {
     const limits = tileMatrixSetLimits(crs84, [0, 0, 90, 90], 1);
     expect(limits[1]).toEqual({ tileMatrix: '1', minTileRow: 0, maxTileRow: 0, minTileCol: 2, maxTileCol: 2 });
+    // North edge on the row 0/1 boundary: the first row is 1, not 0.
+    expect(tileMatrixSetLimits(crs84, [0, -90, 90, 0], 1)[1]).toEqual({ tileMatrix: '1', minTileRow: 1, maxTileRow: 1, minTileCol: 2, maxTileCol: 2 });
+  });
+
+  it('clamp a bbox larger than the world to the last row and column', () => {
+    expect(tileMatrixSetLimits(crs84, [-200, -100, 200, 100], 1)[1]).toEqual({ tileMatrix: '1', minTileRow: 0, maxTileRow: 1, minTileCol: 0, maxTileCol: 3 });
+  });
+
+  it('count rows upwards from a bottom-left origin', () => {
+    const matrix = { ...crs84.definition.tileMatrices[1], cornerOfOrigin: 'bottomLeft' as const, pointOfOrigin: [-180, -90] as [number, number] };
+    // 90-degree tiles: row 0 is -90..0, row 1 is 0..90; edges on tile boundaries pull in no neighbour.
+    expect(matrixLimits(matrix, [0, 0, 90, 90])).toEqual({ tileMatrix: '1', minTileRow: 1, maxTileRow: 1, minTileCol: 2, maxTileCol: 2 });
+    expect(matrixLimits(matrix, [-100, -80, -10, -5])).toEqual({ tileMatrix: '1', minTileRow: 0, maxTileRow: 0, minTileCol: 0, maxTileCol: 1 });
+    expect(matrixLimits(matrix, [-100, -80, -10, 0])).toEqual({ tileMatrix: '1', minTileRow: 0, maxTileRow: 0, minTileCol: 0, maxTileCol: 1 });
+    expect(matrixLimits(matrix, [-100, -80, -10, 45])).toEqual({ tileMatrix: '1', minTileRow: 0, maxTileRow: 1, minTileCol: 0, maxTileCol: 1 });
+    expect(matrixLimits(matrix, [-200, -100, 200, 100])).toEqual({ tileMatrix: '1', minTileRow: 0, maxTileRow: 1, minTileCol: 0, maxTileCol: 3 });
   });
 
   it('clamp to the matrix for a world bbox and stop at the last level of the set', () => {
@@ -153,5 +187,58 @@ describe('tile validation', () => {
     ['row outside the limits', '12', '0', '0', 404],
   ])('%s -> %i', (_name, z, row, col, status) => {
     expect(statusOf(tile(z, row, col))).toBe(status);
+  });
+
+  it('names the matrix size for the first row and column past its edge (row = matrixHeight, col = matrixWidth)', () => {
+    // Level 2 of WebMercatorQuad is 4x4 tiles: rows and columns 0..3.
+    const outside = 'is outside the matrix (4 rows x 4 cols).';
+    for (const withLimits of [undefined, tileMatrixSetLimits(webMercator, [-180, -85, 180, 85], 5)]) {
+      const resolve = (row: string, col: string) => () => resolveTile(webMercator, { tileMatrix: '2', tileRow: row, tileCol: col }, withLimits);
+      expect(resolveTile(webMercator, { tileMatrix: '2', tileRow: '3', tileCol: '3' }, withLimits)).toMatchObject({ tileRow: 3, tileCol: 3 });
+      for (const [row, col] of [['4', '0'], ['0', '4'], ['4', '4'], ['5', '3']]) {
+        const error = errorOf(resolve(row, col));
+        expect(error.status).toBe(404);
+        expect(error.detail).toBe(`Tile 2/${row}/${col} ${outside}`);
+      }
+    }
+  });
+
+  it('checks each side of the limits on its own, and takes tiles on the limits', () => {
+    const limit = limits[12]!;
+    const midRow = Math.floor((limit.minTileRow + limit.maxTileRow) / 2);
+    const midCol = Math.floor((limit.minTileCol + limit.maxTileCol) / 2);
+    for (const [row, col] of [
+      [limit.minTileRow - 1, midCol],
+      [limit.maxTileRow + 1, midCol],
+      [midRow, limit.minTileCol - 1],
+      [midRow, limit.maxTileCol + 1],
+    ]) {
+      expect(statusOf(tile('12', String(row), String(col))), `${row}/${col}`).toBe(404);
+    }
+    for (const [row, col] of [
+      [limit.minTileRow, limit.minTileCol],
+      [limit.maxTileRow, limit.maxTileCol],
+    ]) {
+      expect(resolveTile(webMercator, { tileMatrix: '12', tileRow: String(row), tileCol: String(col) }, limits)).toMatchObject({ tileRow: row, tileCol: col });
+    }
+  });
+
+  it('a collection without limits has no levels: every tile is a 404', () => {
+    expect(statusOf(() => resolveTile(webMercator, { tileMatrix: '3', tileRow: '0', tileCol: '0' }, []))).toBe(404);
+  });
+
+  it('names the limits for a tile inside the matrix but outside the collection', () => {
+    const [row, col] = slippyTile(23.7, 32.0, 12);
+    const limit = limits[12]!;
+    const error = errorOf(tile('12', String(limit.maxTileRow + 1), String(col)));
+    expect(error.status).toBe(404);
+    expect(error.detail).toBe(
+      `Tile 12/${limit.maxTileRow + 1}/${col} is outside this collection's limits (rows ${limit.minTileRow}..${limit.maxTileRow}, cols ${limit.minTileCol}..${limit.maxTileCol}).`,
+    );
+    expect(errorOf(tile('15', String(row), String(col))).detail).toBe('Tile matrix 15 is not available for this collection (levels 0..14).');
+    expect(errorOf(tile('25', '0', '0')).detail).toBe("Tile matrix '25' is not in WebMercatorQuad (levels 0..24).");
+    expect(errorOf(tile('12', '-1', '5')).detail).toBe("tileRow must be a non-negative integer, got '-1'.");
+    expect(errorOf(tile('12', '1', '2.5')).detail).toBe("tileCol must be a non-negative integer, got '2.5'.");
+    expect(errorOf(tile('z12', '1', '1')).detail).toBe("tileMatrix must be a non-negative integer, got 'z12'.");
   });
 });

@@ -2,8 +2,11 @@ import proj4 from 'proj4';
 import sharp from 'sharp';
 import { fromFile } from 'geotiff';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mercatorToLonLat, tileBounds } from '../src/grid/tiles.js';
+import { MemoryCacheStore } from '../src/cache/memory-store.js';
+import type { CachedObject } from '../src/cache/store.js';
+import { mercatorToLonLat, tileBounds, tileGrid } from '../src/grid/tiles.js';
 import { getTileMatrixSet } from '../src/grid/tms.js';
+import { encodeImage, renderRaster } from '../src/render/index.js';
 import { FIXTURES } from './helpers/fixture-server.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { slippyTile } from './helpers/tiles.js';
@@ -12,12 +15,22 @@ import { slippyTile } from './helpers/tiles.js';
  * Tiles end to end over real fixtures: pixels compared with the source GeoTIFF read independently (geotiff +
  * proj4), transparency outside the data, formats and negotiation, ETag/304 and the cache status header.
  */
+/** A real memory store that also remembers which keys were written (one write per production). */
+class RecordingStore extends MemoryCacheStore {
+  readonly puts: string[] = [];
+  override async put(key: string, object: CachedObject): Promise<void> {
+    this.puts.push(key);
+    return super.put(key, object);
+  }
+}
+
 let app: TestApp;
+const store = new RecordingStore(64 * 1024 * 1024);
 let tci: { width: number; height: number; origin: number[]; resolution: number[]; rgb: Uint8Array[] };
 const UTM34 = '+proj=utm +zone=34 +datum=WGS84 +units=m +no_defs';
 
 beforeAll(async () => {
-  app = await startTestApp();
+  app = await startTestApp({ cacheStore: store });
   const tiff = await fromFile(`${FIXTURES}cog/titiler/TCI.tif`);
   const image = await tiff.getImage();
   const bands = (await image.readRasters()) as unknown as Uint8Array[];
@@ -131,6 +144,35 @@ describe('ad hoc collections', () => {
     expect(same / a.data.length).toBeGreaterThan(0.99);
   });
 
+  it('two ad hoc sources of one modality give two tiles under two cache keys, each its own source\'s pixels', async () => {
+    // Two single-band GeoTIFFs on the same 224x224 grid: the DEM chip and the NDVI chip (any one band serves as DEM).
+    const dem = `${app.fixtures.url}/terramind-examples/DEM/38D_378R_2_3.tif`;
+    const ndvi = `${app.fixtures.url}/terramind-examples/NDVI/38D_378R_2_3.tif`;
+    const [row, col] = slippyTile(34.066, -3.4013, 16);
+    const tilePath = (source: string) => `/collections/DEM/map/tiles/WebMercatorQuad/16/${row}/${col}?DEM=${encodeURIComponent(source)}`;
+    const putsBefore = store.puts.length;
+    const first = await app.get(tilePath(dem));
+    const second = await app.get(tilePath(ndvi));
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect([first.headers.get('x-cache'), second.headers.get('x-cache')]).toEqual(['miss', 'miss']);
+    expect(second.headers.get('etag')).not.toBe(first.headers.get('etag'));
+    const keys = store.puts.slice(putsBefore);
+    expect(keys).toHaveLength(2);
+    expect(new Set(keys).size).toBe(2);
+    // Each tile is exactly what its own source renders to, read and rendered here without the cache.
+    const tms = getTileMatrixSet('WebMercatorQuad');
+    const grid = tileGrid(tms, tms.definition.tileMatrices[16], row, col);
+    for (const [source, response] of [[dem, first], [ndvi, second]] as const) {
+      const raster = await (await app.ctx.sources.open(source, 'DEM')).read(grid);
+      const expected = await encodeImage(renderRaster(raster, 'DEM', {}), 'png');
+      expect(Buffer.from(await response.arrayBuffer()).equals(Buffer.from(expected)), source).toBe(true);
+    }
+    // And the first source still gets its own tile back, now from the cache.
+    const again = await app.get(tilePath(dem));
+    expect(again.headers.get('x-cache')).toBe('hit');
+    expect(again.headers.get('etag')).toBe(first.headers.get('etag'));
+  });
+
   it('render parameters change the bytes and are part of the cache key', async () => {
     const [row, col] = slippyTile(23.75, 32.05, 11);
     const path = `/collections/sentinel2-tci/map/tiles/WebMercatorQuad/11/${row}/${col}`;
@@ -190,10 +232,15 @@ describe('tile responses', () => {
 
   it('concurrent requests for one new tile are produced once', async () => {
     const [r, c] = slippyTile(23.9, 32.2, 13);
+    const renders = async () => (await app.ctx.metrics.renderSeconds.get()).values.find((v) => v.metricName === 'tmogc_tile_render_seconds_count' && v.labels.modality === 'S2RGB')?.value ?? 0;
+    const rendersBefore = await renders();
+    const putsBefore = store.puts.length;
     const responses = await Promise.all(Array.from({ length: 8 }, () => app.get(`/collections/sentinel2-tci/map/tiles/WebMercatorQuad/13/${r}/${c}`)));
-    expect(responses.every((response) => response.status === 200)).toBe(true);
-    const statuses = responses.map((response) => response.headers.get('x-cache'));
+    expect(responses.map((response) => response.status)).toEqual(Array(8).fill(200));
+    // All eight waited on the one production (single-flight), so all report its status.
+    expect(responses.map((response) => response.headers.get('x-cache'))).toEqual(Array(8).fill('miss'));
     expect(new Set(responses.map((response) => response.headers.get('etag'))).size).toBe(1);
-    expect(statuses.filter((s) => s === 'miss').length).toBeGreaterThanOrEqual(1);
+    expect((await renders()) - rendersBefore).toBe(1);
+    expect(store.puts.length - putsBefore).toBe(1);
   });
 });

@@ -1,0 +1,70 @@
+// @ts-check
+/**
+ * Mutation testing (Stryker) of the rooms where a silent bug corrupts output: pixels, cache keys, address
+ * policy. Not part of `npm test` or CI (it runs the related tests once per mutant: tens of minutes per room).
+ *
+ *   npm run test:mutation                                  every room below, one after another in one run
+ *   MUTATION_ROOMS=grid,keys npm run test:mutation         some rooms
+ *   npm run test:mutation -- --concurrency 2               more test processes (default 1)
+ *
+ * Reports: reports/mutation/<rooms>.html (open in a browser) and .json; a per-room incremental file lets a
+ * rerun after new tests re-test only the mutants those tests or code changes touch. test/README.md says how
+ * to read a surviving mutant.
+ */
+
+/**
+ * Room -> the files to mutate and the test files that can see them (globs). Each mutant runs only the tests among
+ * these that execute its code (perTest coverage). A new room is one line, e.g. the chip engine:
+ *   generation: { mutate: ['src/generation/**\/*.ts'], tests: ['test/generation*.test.ts', 'test/model-tiled.test.ts'] },
+ */
+export const ROOMS = {
+  grid: { mutate: ['src/grid/**/*.ts'], tests: ['test/tiles-grid.test.ts', 'test/ogc-errors.test.ts', 'test/tiles-service.test.ts'] },
+  stac: { mutate: ['src/stac/**/*.ts'], tests: ['test/stac-*.test.ts', 'test/sources-open.test.ts'] },
+  sources: { mutate: ['src/sources/**/*.ts'], tests: ['test/sources-open.test.ts', 'test/tiles-service.test.ts', 'test/ogc-errors.test.ts'] },
+  warp: { mutate: ['src/raster/warp.ts'], tests: ['test/raster-*.test.ts', 'test/sources-open.test.ts', 'test/tiles-service.test.ts'] },
+  model: {
+    mutate: ['src/model/schedule.ts', 'src/model/sampling.ts', 'src/model/fsq.ts', 'src/model/tiled.ts'],
+    tests: ['test/model-units.test.ts', 'test/model-tiled.test.ts', 'test/model-generate.test.ts', 'test/model-equivalence.test.ts'],
+  },
+  keys: { mutate: ['src/cache/keys.ts'], tests: ['test/cache-*.test.ts', 'test/tiles-service.test.ts'] },
+  'address-policy': { mutate: ['src/net/address-policy.ts'], tests: ['test/net-*.test.ts'] },
+};
+
+const selected = (process.env.MUTATION_ROOMS ?? '')
+  .split(',')
+  .map((room) => room.trim())
+  .filter(Boolean);
+for (const room of selected) {
+  if (!(room in ROOMS)) throw new Error(`MUTATION_ROOMS: unknown room "${room}" (rooms: ${Object.keys(ROOMS).join(', ')})`);
+}
+const rooms = selected.length > 0 ? selected : Object.keys(ROOMS);
+const name = selected.length > 0 ? rooms.join('+') : 'all';
+process.env.MUTATION_TESTS = [...new Set(rooms.flatMap((room) => ROOMS[/** @type {keyof typeof ROOMS} */ (room)].tests))].join(',');
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'vitest',
+  // Each Stryker test process runs one vitest worker thread over the rooms' test files (MUTATION_TESTS, read by
+  // test/mutation.vitest.config.ts; child processes inherit it); `related` keeps those importing the mutated code.
+  vitest: { configFile: 'test/mutation.vitest.config.ts', related: true },
+  checkers: ['typescript'],
+  tsconfigFile: 'tsconfig.json',
+  typescriptChecker: { prioritizePerformanceOverAccuracy: true },
+  mutate: rooms.flatMap((room) => ROOMS[/** @type {keyof typeof ROOMS} */ (room)].mutate),
+  // Per test: each mutant runs only the tests that execute its code.
+  coverageAnalysis: 'perTest',
+  concurrency: 1,
+  timeoutMS: 20_000,
+  timeoutFactor: 2,
+  reporters: ['clear-text', 'progress', 'html', 'json'],
+  htmlReporter: { fileName: `reports/mutation/${name}.html` },
+  jsonReporter: { fileName: `reports/mutation/${name}.json` },
+  clearTextReporter: { allowEmojis: false, logTests: false, reportScoreTable: true, reportMutants: true },
+  incremental: true,
+  incrementalFile: `reports/mutation/${name}.incremental.json`,
+  // The sandbox needs the code, tests, fixtures and the model package; not docs or infrastructure.
+  ignorePatterns: ['docs', 'infra', 'reports', 'bench-results', '.cache', 'coverage'],
+  thresholds: { high: 90, low: 85, break: null },
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: 'always',
+};
