@@ -1,12 +1,24 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
-import { CACHE_VERSION, cacheKey, RENDER_VERSION, SERVICE_VERSION } from '../src/cache/keys.js';
+import { randomUUID } from 'node:crypto';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { CACHE_VERSION, cacheKey as serviceCacheKey, RENDER_VERSION, SERVICE_VERSION, type CacheKeyParts } from '../src/cache/keys.js';
 
 /**
  * Cache keys as the stores see them: `<kind>/<version>[/m-<model>]/<ab>/<sha256>.<ext>`. Asserted as behaviour
  * (format, what changes a key and what does not), not as fixed hashes: the version segment is bumped on purpose
  * whenever output bytes change (issue 6 bumps it), and these tests must keep passing across such a bump.
  */
+/**
+ * cacheKey memoizes keys by their exact input for the whole process. Each test adds a part of its own (a fresh
+ * nonce), so that no key it asks for was computed before: under mutation testing the tests run again and again in
+ * one process, and a memoized key from an earlier run hid mutants of the key computation.
+ */
+let nonce = '';
+beforeEach(() => {
+  nonce = randomUUID();
+});
+const cacheKey = (kind: string, parts: CacheKeyParts, extension: string) => serviceCacheKey(kind, { ...parts, nonce }, extension);
+
 const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 describe('cacheKey', () => {

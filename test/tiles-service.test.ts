@@ -237,8 +237,11 @@ describe('tile responses', () => {
     const putsBefore = store.puts.length;
     const responses = await Promise.all(Array.from({ length: 8 }, () => app.get(`/collections/sentinel2-tci/map/tiles/WebMercatorQuad/13/${r}/${c}`)));
     expect(responses.map((response) => response.status)).toEqual(Array(8).fill(200));
-    // All eight waited on the one production (single-flight), so all report its status.
-    expect(responses.map((response) => response.headers.get('x-cache'))).toEqual(Array(8).fill('miss'));
+    // Those that came while it was produced waited on the one production (single-flight) and report its miss; on
+    // a loaded machine a late one finds it stored (hit). Either way it was rendered and stored once (below).
+    const statuses = responses.map((response) => response.headers.get('x-cache'));
+    expect(statuses).toContain('miss');
+    for (const status of statuses) expect(['miss', 'hit']).toContain(status);
     expect(new Set(responses.map((response) => response.headers.get('etag'))).size).toBe(1);
     expect((await renders()) - rendersBefore).toBe(1);
     expect(store.puts.length - putsBefore).toBe(1);
