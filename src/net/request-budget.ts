@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { setMaxListeners } from 'node:events';
 import { badRequest, upstreamTimeout } from '../errors.js';
 
 /**
@@ -38,6 +39,9 @@ export class RequestBudget {
   get signal(): AbortSignal {
     if (!this.controller) {
       const controller = new AbortController();
+      // One request fans out to many reads that each wait on this signal for a while (a collection list opens
+      // every source; a tile reads many internal tiles), and each removes its listener when done: not a leak.
+      setMaxListeners(0, controller.signal);
       this.controller = controller;
       const fire = () => controller.abort(this.timeoutError());
       const remaining = this.remainingMs();
@@ -97,7 +101,10 @@ export function currentBudget(): RequestBudget | undefined {
 export function withDeadline(signal: AbortSignal | undefined): AbortSignal | undefined {
   const budget = currentBudget();
   if (!budget) return signal;
-  return signal ? AbortSignal.any([signal, budget.signal]) : budget.signal;
+  if (!signal) return budget.signal;
+  const combined = AbortSignal.any([signal, budget.signal]);
+  setMaxListeners(0, combined); // as the budget's own: one read's many block fetches wait on it
+  return combined;
 }
 
 export function mib(bytes: number): string {
