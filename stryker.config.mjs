@@ -14,8 +14,13 @@
 
 /**
  * Room -> the files to mutate and the test files that can see them (globs). Each mutant runs only the tests among
- * these that execute its code (perTest coverage). A new room is one line, e.g. the chip engine:
- *   generation: { mutate: ['src/generation/**\/*.ts'], tests: ['test/generation*.test.ts', 'test/model-tiled.test.ts'] },
+ * these that execute its code (perTest coverage). A new room is one line.
+ *
+ * generation: the parts of the chip engine where a silent bug changes pixels (lattice, blend, codec) or breaks
+ * coordination (queue, input gate, leases), each with fast tests of its own. The rest (engine, chip cache and
+ * generator, chip keys, parameters, package digest) is asserted end to end by test/generation-chips.test.ts (chip
+ * accounting, determinism, keys per seed and package, cancellation, deadlines): two minutes of model time per
+ * run, which per mutant makes a room of hours.
  */
 export const ROOMS = {
   grid: { mutate: ['src/grid/**/*.ts'], tests: ['test/tiles-grid.test.ts', 'test/ogc-errors.test.ts', 'test/tiles-service.test.ts'] },
@@ -28,6 +33,10 @@ export const ROOMS = {
   },
   keys: { mutate: ['src/cache/keys.ts'], tests: ['test/cache-*.test.ts', 'test/tiles-service.test.ts'] },
   'address-policy': { mutate: ['src/net/address-policy.ts'], tests: ['test/net-*.test.ts'] },
+  generation: {
+    mutate: ['lattice', 'blend', 'chip-codec', 'work-queue', 'input-gate', 'leases'].map((name) => `src/generation/${name}.ts`),
+    tests: ['test/generation-units.test.ts', 'test/generation-codec-layout.test.ts', 'test/generation-input-gate.test.ts', 'test/cache-conditional.test.ts', 'test/model-tiled.test.ts'],
+  },
 };
 
 const selected = (process.env.MUTATION_ROOMS ?? '')

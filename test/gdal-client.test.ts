@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import proj4 from 'proj4';
-import { fromArrayBuffer, fromFile } from 'geotiff';
+import { fromArrayBuffer } from 'geotiff';
+import { tciColour } from './helpers/tci.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES } from './helpers/fixture-server.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
@@ -31,21 +31,8 @@ const gdalReadsOgcApiTiles = gdalVersion !== undefined && (gdalVersion[0] > 3 ||
 
 let app: TestApp;
 let work: string;
-const UTM34 = '+proj=utm +zone=34 +datum=WGS84 +units=m +no_defs';
 // A window inside the TCI scene (Sentinel-2 34SGA), in lon/lat.
 const WINDOW = { west: 23.7, north: 32.1, east: 23.8, south: 32.0 };
-
-async function sourceColour(lon: number, lat: number): Promise<number[]> {
-  const tiff = await fromFile(`${FIXTURES}cog/titiler/TCI.tif`);
-  const image = await tiff.getImage();
-  const [x, y] = proj4('EPSG:4326', UTM34, [lon, lat]);
-  const [ox, oy] = image.getOrigin();
-  const [rx, ry] = image.getResolution();
-  const col = Math.floor((x - ox) / rx);
-  const row = Math.floor((y - oy) / ry);
-  const bands = (await image.readRasters({ window: [col, row, col + 1, row + 1] })) as unknown as Uint8Array[];
-  return [bands[0][0], bands[1][0], bands[2][0]];
-}
 
 /** Band values at the centre pixel of a GeoTIFF that GDAL wrote. */
 async function centrePixel(path: string): Promise<number[]> {
@@ -100,7 +87,7 @@ describe.skipIf(!hasGdal)('GDAL as a client', () => {
     );
     const pixel = await centrePixel(out);
     expect(pixel[3]).toBe(255);
-    expectColourNear(pixel, await sourceColour((WINDOW.west + WINDOW.east) / 2, (WINDOW.north + WINDOW.south) / 2), 20);
+    expectColourNear(pixel, await tciColour((WINDOW.west + WINDOW.east) / 2, (WINDOW.north + WINDOW.south) / 2), 20);
   });
 
   it('the XYZ template through GDAL WMS/TMS reads the same colours', async () => {
@@ -130,6 +117,6 @@ describe.skipIf(!hasGdal)('GDAL as a client', () => {
     );
     const pixel = await centrePixel(out);
     expect(pixel[3]).toBe(255);
-    expectColourNear(pixel, await sourceColour((WINDOW.west + WINDOW.east) / 2, (WINDOW.north + WINDOW.south) / 2), 20);
+    expectColourNear(pixel, await tciColour((WINDOW.west + WINDOW.east) / 2, (WINDOW.north + WINDOW.south) / 2), 20);
   });
 });
