@@ -234,6 +234,92 @@ describe('choosing assets and bands', () => {
     );
   });
 
+  // The provider spellings of docs/inputs.md, written out here: Planetary Computer's B-numbers with and without the
+  // zero, Earth Search's common-name keys, and the eo common names a multi-band asset may carry instead of names.
+  const S2_SPELLINGS: Record<string, { keys: string[]; common?: string }> = {
+    B01: { keys: ['B01', 'B1', 'coastal'], common: 'coastal' },
+    B02: { keys: ['B02', 'B2', 'blue'], common: 'blue' },
+    B03: { keys: ['B03', 'B3', 'green'], common: 'green' },
+    B04: { keys: ['B04', 'B4', 'red'], common: 'red' },
+    B05: { keys: ['B05', 'B5', 'rededge1'] },
+    B06: { keys: ['B06', 'B6', 'rededge2'] },
+    B07: { keys: ['B07', 'B7', 'rededge3'] },
+    B08: { keys: ['B08', 'B8', 'nir'], common: 'nir' },
+    B8A: { keys: ['B8A', 'B08A', 'nir08'], common: 'nir08' },
+    B09: { keys: ['B09', 'B9', 'nir09'], common: 'nir09' },
+    B10: { keys: ['B10', 'cirrus'], common: 'cirrus' },
+    B11: { keys: ['B11', 'swir16'], common: 'swir16' },
+    B12: { keys: ['B12', 'swir22'], common: 'swir22' },
+  };
+
+  it('knows every provider spelling of each Sentinel-2 band, as an asset key (any case) and as a band name', () => {
+    const bands = Object.keys(S2_SPELLINGS);
+    for (let k = 0; k < 3; k += 1) {
+      const spelling = (band: string) => S2_SPELLINGS[band]!.keys[Math.min(k, S2_SPELLINGS[band]!.keys.length - 1)]!;
+      // One asset per band, keyed by this spelling (upper-cased for the odd ones: keys compare case-insensitively).
+      const keyed = Object.fromEntries(bands.map((band, i) => [i % 2 ? spelling(band).toUpperCase() : spelling(band), asset({ href: `https://d.example.com/${band}.tif` })]));
+      const byKey = resolveModalitySource(item(keyed), URL_, 'S2L1C').bands;
+      expect(byKey.map((b) => b.href), `keys, spelling ${k}`).toEqual(bands.map((band) => `https://d.example.com/${band}.tif`));
+      // The same spellings as band names inside one asset, in reverse order.
+      const named = item({ all: asset({ bands: [...bands].reverse().map((band) => ({ name: spelling(band) })) }) });
+      const byName = resolveModalitySource(named, URL_, 'S2L1C').bands;
+      expect(byName.map((b) => b.bandIndex), `names, spelling ${k}`).toEqual(bands.map((_, i) => bands.length - i));
+    }
+  });
+
+  it('finds a Sentinel-2 band by its eo common name alone, where that name is the band\'s own', () => {
+    const withCommon = Object.entries(S2_SPELLINGS).filter(([, s]) => s.common);
+    for (const [band, { common }] of withCommon) {
+      // The wanted band carries only its common name; the others are named plainly.
+      const bands = Object.keys(S2_SPELLINGS).map((other) => (other === band ? { 'eo:common_name': common } : { name: other }));
+      const source = resolveModalitySource(item({ all: asset({ bands }) }), URL_, 'S2L1C');
+      const index = Object.keys(S2_SPELLINGS).indexOf(band);
+      expect(source.bands[index], band).toMatchObject({ band, bandIndex: index + 1 });
+    }
+    // "rededge" names three bands: it identifies none of them.
+    const bands = Object.keys(S2_SPELLINGS).map((other) => (other === 'B05' ? { 'eo:common_name': 'rededge' } : { name: other }));
+    expect(badRequestOf(() => resolveModalitySource(item({ all: asset({ bands }) }), URL_, 'S2L1C')).detail).toMatch(/^Item "it" lacks band B05 \(B5\/rededge1\) needed for S2L1C/);
+  });
+
+  it('excludes only assets keyed exactly visual or tci, and never reads bands out of a non-data asset', () => {
+    for (const key of ['visualization', 'stci']) {
+      expect(resolveModalitySource(item({ [key]: asset() }), URL_, 'DEM').bands[0]!.assetKey, key).toBe(key);
+    }
+    // A thumbnail that describes a band named like the wanted one is still not data.
+    const json = item({ thumb: asset({ roles: ['thumbnail'], bands: [{ name: 'vv' }, { name: 'vh' }] }), vv: asset({ href: 'https://d.example.com/vv.tif' }), vh: asset({ href: 'https://d.example.com/vh.tif' }) });
+    expect(resolveModalitySource(json, URL_, 'S1RTC').bands.map((b) => b.assetKey)).toEqual(['vv', 'vh']);
+    const only = item({ thumb: asset({ roles: ['thumbnail'], bands: [{ name: 'B04' }] }), other: asset({ href: 'https://d.example.com/other.tif' }) });
+    expect(badRequestOf(() => resolveModalitySource(only, URL_, 'S2L2A')).detail).toContain('B03 (B3/green), B04 (B4/red), B05');
+  });
+
+  it('S2RGB: a visual/tci/rgb key must be exact, and an asset qualifies by bands only with red, green and blue', () => {
+    for (const decoy of ['TCI_60m', 'falsergb', 'visual-jp2-preview']) {
+      const json = item({ [decoy]: asset({ href: 'https://d.example.com/decoy.tif' }), visual: asset({ href: 'https://d.example.com/visual.tif' }) });
+      expect(resolveModalitySource(json, URL_, 'S2RGB').bands[0]!.assetKey, decoy).toBe('visual');
+    }
+    const twoColours = item({ pair: asset({ bands: [{ 'eo:common_name': 'nir' }, { 'eo:common_name': 'swir16' }] }) });
+    expect(badRequestOf(() => resolveModalitySource(twoColours, URL_, 'S2RGB')).detail).toMatch(/^Item "it" has no true-colour asset for S2RGB/);
+    // R, G, B found by their common names alone, in any order.
+    const common = item({ TCI: asset({ bands: [{ 'eo:common_name': 'blue' }, { 'eo:common_name': 'red' }, { 'eo:common_name': 'green' }] }) });
+    expect(resolveModalitySource(common, URL_, 'S2RGB').bands.map((b) => b.bandIndex)).toEqual([2, 3, 1]);
+    const named = item({ TCI: asset({ bands: [{ name: 'B02' }, { name: 'B04' }, { name: 'B03' }] }) });
+    expect(resolveModalitySource(named, URL_, 'S2RGB').bands.map((b) => b.bandIndex)).toEqual([2, 3, 1]);
+  });
+
+  it('single-band modalities: the asset named for the band wins over another data asset', () => {
+    const cases: [string, string[]][] = [
+      ['DEM', ['dem', 'data', 'elevation']],
+      ['LULC', ['map', 'data', 'lulc', 'classification']],
+      ['NDVI', ['ndvi', 'data']],
+    ];
+    for (const [modality, keys] of cases) {
+      for (const key of keys) {
+        const json = item({ other: asset({ href: 'https://d.example.com/other.tif' }), [key.toUpperCase()]: asset({ href: `https://d.example.com/${key}.tif` }) });
+        expect(resolveModalitySource(json, URL_, modality as 'DEM').bands[0]!.href, `${modality} ${key}`).toBe(`https://d.example.com/${key}.tif`);
+      }
+    }
+  });
+
   it('tells L1C from L2A by collection or id, and refuses the wrong one', () => {
     expect(badRequestOf(() => resolveModalitySource(item(s2Assets(), {}, { collection: 'sentinel-2-l1c' }), URL_, 'S2L2A')).detail).toBe(
       'Item "it" is Sentinel-2 L1C but modality S2L2A needs L2A; use modality S2L1C',
@@ -318,6 +404,9 @@ describe('what can be read, and the resolved source', () => {
     const dem = (fields: Record<string, unknown>) => () => resolveModalitySource(item({ dem: asset(fields) }), URL_, 'DEM');
     expect(badRequestOf(dem({ type: 'image/jp2' })).detail).toBe('Item "it": asset "dem" is JPEG 2000 (https://data.example.com/a.tif); only GeoTIFF/COG assets can be read');
     expect(badRequestOf(dem({ href: 'https://d.example.com/a.JP2', type: undefined })).detail).toMatch(/is JPEG 2000/);
+    // A signed URL keeps its extension before the query string; a .jp2 in the middle of a name is not the format.
+    expect(badRequestOf(dem({ href: 'https://d.example.com/a.jp2?st=2024-01-01&sig=x', type: undefined })).detail).toMatch(/is JPEG 2000/);
+    expect(resolveModalitySource(item({ dem: asset({ href: 'https://d.example.com/a.jp2.tif', type: undefined }) }), URL_, 'DEM').bands).toHaveLength(1);
     expect(badRequestOf(dem({ type: 'image/png' })).detail).toBe('Item "it": asset "dem" has media type "image/png", not a GeoTIFF');
     expect(resolveModalitySource(item({ dem: asset({ type: undefined }) }), URL_, 'DEM').bands).toHaveLength(1);
   });
@@ -350,5 +439,17 @@ describe('what can be read, and the resolved source', () => {
     expect(resolveModalitySource(fc, `${URL_}#b%20c`, 'DEM').id).toBe('b c');
     expect(resolveModalitySource(features[2], `${URL_}#1`, 'DEM').id).toBe('x');
     expect(badRequestOf(() => resolveModalitySource(features, `${URL_}#`, 'DEM')).detail).toMatch(/^The collection holds 3 items/);
+    // Only a fragment of digits alone is an index; anything else is an id.
+    for (const hash of ['1x', 'x1', '12a']) {
+      expect(badRequestOf(() => resolveModalitySource(fc, `${URL_}#${hash}`, 'DEM')).detail, hash).toBe(`No item "${hash}" in the collection; it holds: 1, b c, x`);
+    }
+    expect(badRequestOf(() => resolveModalitySource(fc, `${URL_}#12`, 'DEM')).detail).toBe('Item index 12 is out of range: the collection holds 3 items');
+  });
+
+  it('lists at most 20 ids of a large collection in its 400s', () => {
+    const many = Array.from({ length: 25 }, (_, i) => item({ dem: asset() }, {}, { id: `i${i}` }));
+    const first20 = many.slice(0, 20).map((feature) => feature.id).join(', ');
+    expect(badRequestOf(() => pickStacItem(many, { id: 'nope' })).detail).toBe(`No item "nope" in the collection; it holds: ${first20}`);
+    expect(badRequestOf(() => pickStacItem(many)).detail).toBe(`The collection holds 25 items (${first20}); choose one by id or index (e.g. append #<id> or #<index> to its URL)`);
   });
 });

@@ -121,9 +121,18 @@ function conversionFor(modality: Modality, item: StacItem, match: BandMatch): Co
   }
 }
 
+function pathOf(href: string): string {
+  try {
+    return new URL(href).pathname;
+  } catch {
+    return href.replace(/[?#].*$/, '');
+  }
+}
+
 function checkReadable(item: StacItem, asset: StacAsset): void {
   const type = asset.type ?? '';
-  if (/jp2|jpeg2000/i.test(type) || /\.jp2$/i.test(asset.href)) {
+  // The path, not the whole href: signed URLs (Planetary Computer) end in a query string.
+  if (/jp2|jpeg2000/i.test(type) || /\.jp2$/i.test(pathOf(asset.href))) {
     throw badRequest(
       `Item "${item.id}": asset "${asset.key}" is JPEG 2000 (${asset.href}); only GeoTIFF/COG assets can be read`,
     );
