@@ -137,6 +137,72 @@ describe('blending with the reference raised-cosine weights', () => {
     expect([...bands[0]!]).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0]);
   });
 
+  it('puts every chip pixel where the lattice says, over a window that cuts four chips, north-up', () => {
+    // Chip (i, j) covers lattice columns [192 i, 192 i + 224) and rows [192 j, 192 j + 224); its raster row 0 is
+    // lattice row 192 j + 223 (north-up). Each chip's pixel (x, y) holds a value unique to chip and position.
+    const value = (i: number, j: number, x: number, y: number) => (x + 256 * y) * (1 + i + 2 * j);
+    const chip = (i: number, j: number, planes = 2): ChipValues => ({
+      width: 224,
+      height: 224,
+      bands: Array.from({ length: planes }, (_, c) => Float32Array.from({ length: 224 * 224 }, (_, k) => value(i, j, k % 224, Math.floor(k / 224)) + 7 * c)),
+      mask: new Uint8Array(224 * 224).fill(255),
+    });
+    const window = { col0: 170, row0: 185, col1: 236, row1: 240 };
+    const width = window.col1 - window.col0;
+    const blender = new WindowBlender(window, 2);
+    const chips = [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ] as const;
+    const masked = chip(1, 1);
+    // Chip (1, 1) had an invalid input at lattice column 200, row 230: x = 200 - 192 = 8, y = 192 + 223 - 230 = 185.
+    masked.mask[185 * 224 + 8] = 0;
+    for (const [i, j] of chips) blender.add({ i, j }, i === 1 && j === 1 ? masked : chip(i, j));
+    blender.add({ i: 3, j: 3 }, chip(3, 3)); // does not reach the window: no effect
+    const { bands, mask } = blender.finish(false);
+    expect(bands).toHaveLength(2);
+    let checked = 0;
+    for (let row = window.row0; row < window.row1; row += 1) {
+      for (let col = window.col0; col < window.col1; col += 1) {
+        const out = (window.row1 - 1 - row) * width + (col - window.col0);
+        if (col === 200 && row === 230) {
+          expect([mask[out], bands[0]![out], bands[1]![out]]).toEqual([0, 0, 0]);
+          continue;
+        }
+        let sum = 0;
+        let weights = 0;
+        for (const [i, j] of chips) {
+          const x = col - 192 * i;
+          const y = 192 * j + 223 - row;
+          if (x < 0 || x >= 224 || y < 0 || y >= 224) continue;
+          const w = ramp(x) * ramp(row - 192 * j);
+          sum += w * value(i, j, x, y);
+          weights += w;
+        }
+        expect(mask[out]).toBe(255);
+        const expected = sum / weights;
+        expect(Math.abs(bands[0]![out]! - expected), `col ${col} row ${row}`).toBeLessThanOrEqual(1e-5 * Math.abs(expected) + 1e-3);
+        expect(Math.abs(bands[1]![out]! - (expected + 7))).toBeLessThanOrEqual(1e-5 * Math.abs(expected) + 1e-3);
+        checked += 1;
+      }
+    }
+    expect(checked).toBe(width * (window.row1 - window.row0) - 1);
+  });
+
+  it('refuses a chip whose plane count is not the window\'s, and ignores chips outside the window', () => {
+    const blender = new WindowBlender({ col0: 0, row0: 0, col1: 10, row1: 10 }, 2);
+    expect(() => blender.add({ i: 0, j: 0 }, flat(1, 3))).toThrow('chip has 3 planes, the blend expects 2');
+    // Outside: neither checked nor counted (chip (2, 0) starts at column 384).
+    blender.add({ i: 2, j: 0 }, flat(1, 3));
+    blender.add({ i: 0, j: 0 }, flat(4, 2));
+    const { bands, mask } = blender.finish(false);
+    expect(mask.every((v) => v === 255)).toBe(true);
+    expect(bands[0]!.every((v) => Math.abs(v - 4) < 1e-5)).toBe(true);
+    expect(bands[1]!.every((v) => Math.abs(v - 5) < 1e-5)).toBe(true);
+  });
+
   it('masks a pixel when any covering chip had an invalid input there, or when no chip covers it', () => {
     const window = { col0: 190, row0: 100, col1: 196, row1: 101 };
     const blender = new WindowBlender(window, 1);
