@@ -11,6 +11,7 @@ import {
   latticeFor,
   latticeWindow,
   utmZoneOf,
+  windowForTarget,
   windowGrid,
 } from '../src/generation/lattice.js';
 import { WorkQueue } from '../src/generation/work-queue.js';
@@ -218,7 +219,123 @@ describe('blending with the reference raised-cosine weights', () => {
   });
 });
 
+describe('anchored chip lattice: edges and refusals', () => {
+  it('anchors Web Mercator sources on UTM too, takes a phase only from 10 m pixels, and wraps a phase of 10 to 0', () => {
+    expect(latticeFor({ crs: 'EPSG:3857', resolution: 10, origin: [3.5, 7.25], bounds: [34.0, -3.5, 34.12, -3.3] })).toEqual({ crs: 'EPSG:32736', resolution: 10, phase: [0, 0] });
+    // 10 m within a part in a million is 10 m; 10.001 m is not.
+    expect(latticeFor({ crs: 'EPSG:32736', resolution: 10.000001, origin: [3.5, 7.25], bounds: [34, -3.4, 34.1, -3.3] }).phase).toEqual([3.5, 7.25]);
+    expect(latticeFor({ crs: 'EPSG:32736', resolution: 10.001, origin: [3.5, 7.25], bounds: [34, -3.4, 34.1, -3.3] }).phase).toEqual([0, 0]);
+    expect(latticeFor({ crs: 'EPSG:32736', resolution: 10, bounds: [34, -3.4, 34.1, -3.3] }).phase).toEqual([0, 0]);
+    // 599999.9999999 is 600000 to a micrometre: phase 0, not 10.
+    expect(latticeFor({ crs: 'EPSG:32736', resolution: 10, origin: [599999.9999999, 20.0000004], bounds: [34, -3.4, 34.1, -3.3] }).phase).toEqual([0, 0]);
+  });
+
+  it('puts the equator in the northern zones, and takes the centre of the bbox in both axes', () => {
+    expect(utmZoneOf([33, 0, 34, 0])).toBe('EPSG:32636');
+    expect(utmZoneOf([33, -1, 34, 0.5])).toBe('EPSG:32736'); // centre -0.25
+    expect(utmZoneOf([30, 10, 42, 12])).toBe('EPSG:32637'); // centre lon 36 opens zone 37
+    expect(utmZoneOf([-180, 0, -174.1, 1])).toBe('EPSG:32601');
+  });
+
+  it('snaps a bbox outward to whole lattice pixels, a micrometre counting as on the edge, and widens by the margin', () => {
+    const lattice = { crs: 'EPSG:32736', resolution: 10, phase: [2, 3] as [number, number] };
+    // x from 2 + 10*5 + 1 = 53 to 2 + 10*8 - 1 = 81: columns 5..8 (col1 exclusive 8); y from 3 + 10*2 to 3 + 10*4.
+    expect(latticeWindow(lattice, [53, 23, 81, 43])).toEqual({ col0: 5, row0: 2, col1: 8, row1: 4 });
+    expect(latticeWindow(lattice, [53, 23, 81, 43], 2)).toEqual({ col0: 3, row0: 0, col1: 10, row1: 6 });
+    // On the edges, give or take a nanometre.
+    expect(latticeWindow(lattice, [52.0000000001, 22.9999999999, 82.0000000001, 42.9999999999])).toEqual({ col0: 5, row0: 2, col1: 8, row1: 4 });
+    expect(chipsCovering({ col0: 5, row0: 4, col1: 5, row1: 9 })).toEqual([]);
+    expect(chipsCovering({ col0: 5, row0: 4, col1: 9, row1: 4 })).toEqual([]);
+  });
+
+  it('recognises a grid made of whole lattice pixels, and nothing else', () => {
+    const lattice = { crs: 'EPSG:32736', resolution: 10, phase: [2, 3] as [number, number] };
+    const grid = (transform: number[], crs = 'EPSG:32736') => ({ crs, width: 4, height: 3, transform: transform as [number, number, number, number, number, number] });
+    expect(alignedWindow(lattice, grid([10, 0, 52, 0, -10, 83]))).toEqual({ col0: 5, row0: 5, col1: 9, row1: 8 });
+    expect(alignedWindow(lattice, grid([10, 0, 52.0000001, 0, -10, 82.9999999]))).toEqual({ col0: 5, row0: 5, col1: 9, row1: 8 });
+    for (const [name, g] of [
+      ['other CRS', grid([10, 0, 52, 0, -10, 83], 'EPSG:32737')],
+      ['20 m', grid([20, 0, 52, 0, -20, 83])],
+      ['10.00001 m wide', grid([10.00001, 0, 52, 0, -10, 83])],
+      ['10.00001 m high', grid([10, 0, 52, 0, -10.00001, 83])],
+      ['rotated', grid([10, 0.5, 52, 0, -10, 83])],
+      ['sheared', grid([10, 0, 52, 0.5, -10, 83])],
+      ['south-up', grid([10, 0, 52, 0, 10, 83])],
+      ['half a pixel east', grid([10, 0, 57, 0, -10, 83])],
+      ['half a pixel north', grid([10, 0, 52, 0, -10, 88])],
+    ] as const) {
+      expect(alignedWindow(lattice, g), name).toBeUndefined();
+    }
+  });
+
+  it('a target off the lattice needs its projected footprint plus two pixels', () => {
+    const lattice = { crs: 'EPSG:32736', resolution: 10, phase: [0, 0] as [number, number] };
+    // 5 m pixels over x 1000..1040, y 2000..2030 in the lattice CRS: columns 100..104, rows 200..203, plus 2.
+    expect(windowForTarget(lattice, { crs: 'EPSG:32736', width: 8, height: 6, transform: [5, 0, 1000, 0, -5, 2030] })).toEqual({ col0: 98, row0: 198, col1: 106, row1: 205 });
+    // A rotated target: its four corners count, not only the first and last.
+    const rotated = windowForTarget(lattice, { crs: 'EPSG:32736', width: 10, height: 10, transform: [3, 1, 1000, 1, -3, 2030] })!;
+    // Corners: (1000, 2030), (1030, 2040), (1010, 2000), (1040, 2010) -> x 1000..1040, y 2000..2040.
+    expect(rotated).toEqual({ col0: 98, row0: 198, col1: 106, row1: 206 });
+    // An aligned target is its own window (no margin).
+    expect(windowForTarget(lattice, { crs: 'EPSG:32736', width: 4, height: 3, transform: [10, 0, 1000, 0, -10, 2030] })).toEqual({ col0: 100, row0: 200, col1: 104, row1: 203 });
+  });
+
+  it('counts chips per axis for any placement, and no finite count for spans past a million pixels', () => {
+    expect(chipsPerAxis(32)).toBe(2); // a run of 32 inside an overlap touches both chips
+    expect(chipsPerAxis(193)).toBe(3);
+    expect(chipsPerAxis(1e6)).toBe(Math.ceil(1e6 / 192) + 1);
+    expect(chipsPerAxis(1e6 + 1)).toBe(Infinity);
+  });
+});
+
 describe('chip codec', () => {
+  it('keeps each band with its own range, in order, and a constant band exactly; masked pixels decode as 0', () => {
+    const size = 224 * 224;
+    const bands = [
+      Float32Array.from({ length: size }, (_, p) => (p % 1000) * 0.5), // 0..499.5
+      Float32Array.from({ length: size }, (_, p) => -3000 + (p % 7)), // -3000..-2994
+      new Float32Array(size).fill(42.25), // constant
+      Float32Array.from({ length: size }, (_, p) => (p % 2 ? 1e-3 : -1e-3)), // tiny range
+    ];
+    const mask = new Uint8Array(size).fill(255);
+    mask[10] = 0;
+    const decoded = decodeChip(encodeChip({ width: 224, height: 224, bands, mask }));
+    expect([decoded.width, decoded.height, decoded.bands.length]).toEqual([224, 224, 4]);
+    const ranges = [499.5, 6, 0, 2e-3];
+    decoded.bands.forEach((band, k) => {
+      for (let p = 0; p < size; p += 1) {
+        // Half a quantisation step of this band's own range, plus the float32 rounding of the decoded value.
+        const bound = ranges[k]! / 65534 / 2 + Math.abs(bands[k]![p]!) * 1.2e-7;
+        if (p === 10) expect(band[p], `band ${k} masked`).toBe(0);
+        else if (Math.abs(band[p]! - bands[k]![p]!) > bound) throw new Error(`band ${k} pixel ${p}: ${band[p]} vs ${bands[k]![p]}`);
+      }
+    });
+    expect(decoded.bands[2]![11]).toBe(42.25);
+    // A band whose every pixel is masked has no range at all.
+    const allMasked = decodeChip(encodeChip({ width: 2, height: 1, bands: [Float32Array.of(5, 6)], mask: Uint8Array.of(0, 0) }));
+    expect([...allMasked.bands[0]!]).toEqual([0, 0]);
+    expect([...allMasked.mask]).toEqual([0, 0]);
+    // A masked extreme does not widen the range: the one valid value comes back exactly.
+    const one = decodeChip(encodeChip({ width: 2, height: 1, bands: [Float32Array.of(-1e9, 7.5)], mask: Uint8Array.of(0, 255) }));
+    expect([...one.bands[0]!]).toEqual([0, 7.5]);
+  });
+
+  it('refuses bytes that are not an encoded chip, another version, or a payload of the wrong size', () => {
+    const good = Buffer.from(encodeChip({ width: 2, height: 2, bands: [Float32Array.of(1, 2, 3, 4)], mask: new Uint8Array(4).fill(255) }));
+    expect(() => decodeChip(good.subarray(0, 11))).toThrow('not an encoded chip (bad magic)');
+    const magic = Buffer.from(good);
+    magic[0] = 0;
+    expect(() => decodeChip(magic)).toThrow('not an encoded chip (bad magic)');
+    const version = Buffer.from(good);
+    version[4] = 2;
+    expect(() => decodeChip(version)).toThrow('encoded chip version 2 is not 1');
+    const wider = Buffer.from(good);
+    wider.writeUInt16LE(3, 6);
+    expect(() => decodeChip(wider)).toThrow('encoded chip payload has the wrong size');
+    expect(decodeChip(good).bands[0]![3]).toBeCloseTo(4, 3);
+  });
+
+
   it('round-trips values within (max - min) / 65534 / 2 and keeps the mask', () => {
     const values = new Float32Array(224 * 224).map((_, p) => -280.6 + ((p * 7919) % 1902) + 0.123);
     const mask = new Uint8Array(224 * 224).fill(255);
