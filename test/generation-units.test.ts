@@ -386,6 +386,55 @@ describe('generation queue', () => {
     expect(await second).toBe('b');
   });
 
+  it('estimates Retry-After from a moving average of run times: 0.8 old + 0.2 new, starting at 1 s', async () => {
+    let clock = 0;
+    const queue = new WorkQueue({ concurrency: 2, maxQueued: 3, now: () => clock });
+    const retryAfter = async () => {
+      const error = (await queue.submit(async () => undefined).catch((e: unknown) => e)) as OgcError;
+      return Number(error.headers['retry-after']);
+    };
+    // Two runs of 6 s each, one after the other: average 0.8 * 1000 + 0.2 * 6000 = 2000, then 0.8 * 2000 + 1200 = 2800.
+    for (let k = 0; k < 2; k += 1) {
+      let release!: () => void;
+      const run = queue.submit(() => new Promise<void>((resolve) => (release = resolve)));
+      clock += 6000;
+      release();
+      await run;
+      await new Promise((resolve) => setTimeout(resolve, 0)); // its lane frees after the caller resumes
+    }
+    // Fill the queue: 2 running, 3 waiting; 3 waiting over 2 lanes at 2.8 s each = 4.2 s -> 5.
+    const releases: (() => void)[] = [];
+    const held = Array.from({ length: 5 }, () => queue.submit(() => new Promise<void>((resolve) => releases.push(resolve))));
+    expect([queue.running, queue.queued]).toEqual([2, 3]);
+    expect(await retryAfter()).toBe(5);
+    while (releases.length > 0 || queue.running > 0) {
+      releases.splice(0).forEach((release) => release());
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    await Promise.all(held);
+  });
+
+  it('drops a waiting item whose signal aborts, with the signal\'s reason, and never starts it', async () => {
+    const queue = new WorkQueue({ concurrency: 1, maxQueued: 5 });
+    let release!: () => void;
+    const first = queue.submit(() => new Promise<void>((resolve) => (release = resolve)));
+    const controller = new AbortController();
+    let started = false;
+    const waiting = queue.submit(async () => void (started = true), controller.signal);
+    controller.abort(new Error('client gone'));
+    await expect(waiting).rejects.toThrow('client gone');
+    expect(queue.queued).toBe(0);
+    release();
+    await first;
+    expect(started).toBe(false);
+    // Aborting after an item started changes nothing for it.
+    const late = new AbortController();
+    const running = queue.submit(async () => 'done', late.signal);
+    const result = await running;
+    late.abort();
+    expect(result).toBe('done');
+  });
+
   it('starts waiting interactive work (tiles) before waiting batch work (jobs)', async () => {
     const queue = new WorkQueue({ concurrency: 1, maxQueued: 10 });
     const order: string[] = [];

@@ -11,6 +11,8 @@ export type WorkPriority = 'interactive' | 'batch';
 export interface WorkQueueOptions {
   concurrency: number;
   maxQueued: number;
+  /** Clock for run times (ms); performance.now unless a test gives one. */
+  now?: () => number;
 }
 
 interface Item {
@@ -74,12 +76,13 @@ export class WorkQueue {
       const item = (this.waiting.length > 0 ? this.waiting : this.waitingBatch).shift()!;
       if (item.onAbort) item.signal!.removeEventListener('abort', item.onAbort);
       this.active += 1;
-      const started = performance.now();
+      const now = this.options.now ?? (() => performance.now());
+      const started = now();
       item
         .run()
         .then(item.resolve, item.reject)
         .finally(() => {
-          this.averageMs = 0.8 * this.averageMs + 0.2 * (performance.now() - started);
+          this.averageMs = 0.8 * this.averageMs + 0.2 * (now() - started);
           this.active -= 1;
           this.pump();
         });
