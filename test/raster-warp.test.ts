@@ -118,6 +118,48 @@ describe('approximate transformer', () => {
     expect(Array.from(nearest)).toEqual([1, 1, 6, 5]);
   });
 
+  it('takes a sample on the window\'s first row and column, refuses one on its far edges, and weighs bilinear neighbours off the origin', () => {
+    // 3x3 window at level pixels (20, 30); value = 10 * row + col.
+    const values = Float32Array.from({ length: 9 }, (_, k) => 10 * Math.floor(k / 3) + (k % 3));
+    const source = { x0: 20, y0: 30, width: 3, height: 3, values, nodata: -9999 };
+    const cols = new Float32Array([20, 23, 21.75, 20.5, 22.999]);
+    const rows = new Float32Array([30, 31.5, 32.25, 33, 32.999]);
+    const out = new Float32Array(5);
+    const outValid = new Uint8Array(5).fill(255);
+    sampleWindow({ cols, rows }, source, 'bilinear', out, outValid);
+    // Exactly on the window's top-left corner: inside (nearest pixel 0, both neighbours clamp to it).
+    expect([outValid[0], out[0]]).toEqual([255, 0]);
+    // Exactly on the right or bottom edge: outside.
+    expect([outValid[1], outValid[3]]).toEqual([0, 0]);
+    // (1.75, 2.25) in the window: u = 1.25, v = 1.75 -> columns 1..2 at 0.75/0.25, rows 1..2 at 0.25/0.75.
+    const expected = 0.25 * (0.75 * values[4]! + 0.25 * values[5]!) + 0.75 * (0.75 * values[7]! + 0.25 * values[8]!);
+    expect(out[2]).toBeCloseTo(expected, 5);
+    expect(out[4]).toBeCloseTo(22, 5); // just inside the far corner: clamps to the last pixel
+  });
+
+  it('in the source CRS itself, gives every pixel centre of a rotated grid exactly', () => {
+    // x = a (col + 0.5) + b (row + 0.5) + c, y = d (col + 0.5) + e (row + 0.5) + f, with b and d not zero.
+    const coords = sourceCoordinates({ crs: 'EPSG:32634', width: 2, height: 2, transform: [10, 3, 1000, 2, -20, 5000] }, 'EPSG:32634', 1);
+    const x = (col: number, row: number) => 10 * (col + 0.5) + 3 * (row + 0.5) + 1000;
+    const y = (col: number, row: number) => 2 * (col + 0.5) - 20 * (row + 0.5) + 5000;
+    expect(Array.from(coords.xs)).toEqual([x(0, 0), x(1, 0), x(0, 1), x(1, 1)]);
+    expect(Array.from(coords.ys)).toEqual([y(0, 0), y(1, 0), y(0, 1), y(1, 1)]);
+    // Through a reprojection the same pixel centres go in: compare with proj4 at each centre of a rotated grid.
+    const rotated = { crs: 'EPSG:32634', width: 2, height: 2, transform: [10, 3, 700000, 2, -20, 3600000] as Grid['transform'] };
+    const geographic = sourceCoordinates(rotated, 'EPSG:4326', 1e-9, 1);
+    const utm34 = '+proj=utm +zone=34 +datum=WGS84 +units=m +no_defs';
+    [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ].forEach(([col, row], k) => {
+      const [lon, lat] = proj4(utm34, 'EPSG:4326', [10 * (col! + 0.5) + 3 * (row! + 0.5) + 700000, 2 * (col! + 0.5) - 20 * (row! + 0.5) + 3600000]);
+      expect(geographic.xs[k]).toBeCloseTo(lon!, 9);
+      expect(geographic.ys[k]).toBeCloseTo(lat!, 9);
+    });
+  });
+
   it('in the source CRS itself, gives every pixel centre exactly, without a lattice', () => {
     const coords = sourceCoordinates({ crs: 'EPSG:32634', width: 3, height: 2, transform: [10, 0, 1000, 0, -20, 5000] }, 'EPSG:32634', 1);
     expect(Array.from(coords.xs)).toEqual([1005, 1015, 1025, 1005, 1015, 1025]);
