@@ -77,6 +77,37 @@ describe('approximate transformer', () => {
     expect(tight.exactCells).toBe(0);
   });
 
+  it('on a strongly curved tile, every pixel is within the tolerance of exact, and refined cells are exact', () => {
+    // A zoom-3 tile 40 degrees west of UTM zone 21's meridian: some cells refine, most interpolate.
+    const grid = tileAt(3, -100, 60);
+    const tolerance = 12.5;
+    const approx = sourceCoordinates(grid, 'EPSG:32621', tolerance);
+    const exact = sourceCoordinates(grid, 'EPSG:32621', 0, 1);
+    expect(approx.exactCells).toBeGreaterThan(0);
+    expect(approx.exactCells).toBeLessThan(approx.cells);
+    // A target pixel here spans kilometres in UTM; the allowed miss is 1/8 of it where that exceeds the tolerance.
+    let equal = 0;
+    for (let i = 0; i < approx.xs.length; i++) {
+      const ex = exact.xs[i]!;
+      const ey = exact.ys[i]!;
+      if (!Number.isFinite(ex)) {
+        expect(Number.isFinite(approx.xs[i]!) && Number.isFinite(approx.ys[i]!), `pixel ${i}`).toBe(false);
+        continue;
+      }
+      const col = i % grid.width;
+      const row = Math.floor(i / grid.width);
+      const right = col + 1 < grid.width ? i + 1 : i - 1;
+      const below = row + 1 < grid.height ? i + grid.width : i - grid.width;
+      const pixel = Math.max(Math.hypot(exact.xs[right]! - ex, exact.ys[right]! - ey), Math.hypot(exact.xs[below]! - ex, exact.ys[below]! - ey));
+      const miss = Math.hypot(approx.xs[i]! - ex, approx.ys[i]! - ey);
+      if (miss === 0) equal += 1;
+      if (Number.isFinite(pixel)) expect(miss, `pixel ${col},${row}`).toBeLessThanOrEqual(Math.max(tolerance, 0.125 * pixel) * 2);
+    }
+    // The refined cells' pixels were projected one by one: bit-identical to exact projection (16 x 16 pixels a
+    // cell; interpolated cells match exactly only at their nodes).
+    expect(equal).toBeGreaterThanOrEqual(approx.exactCells * 16 * 16);
+  });
+
   it('nearest keeps classes, bilinear interpolates valid neighbours only, and no data never leaks', () => {
     // 2x2 source window, one no-data pixel; target pixels sample at known fractional positions.
     const values = new Float32Array([10, 20, 30, 999]);
