@@ -136,6 +136,12 @@ describe('blending with the reference raised-cosine weights', () => {
     const { bands } = blender.finish(true);
     // Chip 0 weighs more up to column 207 (0.52379), chip 1 from 208 on; never class 1.
     expect([...bands[0]!]).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0]);
+    // A tie goes to the lowest class index, as torch.argmax (the reference) does.
+    const tie = new WindowBlender({ col0: 100, row0: 100, col1: 102, row1: 101 }, 3);
+    const scores = flat(0, 3);
+    scores.bands.forEach((band, c) => band.fill(c === 0 ? 1 : 5));
+    tie.add({ i: 0, j: 0 }, scores);
+    expect([...tie.finish(true).bands[0]!]).toEqual([1, 1]);
   });
 
   it('puts every chip pixel where the lattice says, over a window that cuts four chips, north-up', () => {
