@@ -1,5 +1,4 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { setMaxListeners } from 'node:events';
 import { badRequest, upstreamTimeout } from '../errors.js';
 
 /**
@@ -39,9 +38,6 @@ export class RequestBudget {
   get signal(): AbortSignal {
     if (!this.controller) {
       const controller = new AbortController();
-      // One request fans out to many reads that each wait on this signal for a while (a collection list opens
-      // every source; a tile reads many internal tiles), and each removes its listener when done: not a leak.
-      setMaxListeners(0, controller.signal);
       this.controller = controller;
       const fire = () => controller.abort(this.timeoutError());
       const remaining = this.remainingMs();
@@ -101,10 +97,7 @@ export function currentBudget(): RequestBudget | undefined {
 export function withDeadline(signal: AbortSignal | undefined): AbortSignal | undefined {
   const budget = currentBudget();
   if (!budget) return signal;
-  if (!signal) return budget.signal;
-  const combined = AbortSignal.any([signal, budget.signal]);
-  setMaxListeners(0, combined); // as the budget's own: one read's many block fetches wait on it
-  return combined;
+  return signal ? AbortSignal.any([signal, budget.signal]) : budget.signal;
 }
 
 export function mib(bytes: number): string {

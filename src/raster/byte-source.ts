@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { open as openFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { badRequest, isOgcError, upstreamError } from '../errors.js';
@@ -295,6 +296,9 @@ export function mergeRuns(indices: number[]): { first: number; last: number }[] 
 export function raceAbort<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return promise;
   if (signal.aborted) return Promise.reject(signal.reason);
+  // One signal often waits on many shared reads at once (a request's deadline over every source of a collection
+  // list, one COG window over its internal tiles); each listener is removed when its read ends: not a leak.
+  setMaxListeners(0, signal);
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });

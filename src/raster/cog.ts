@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events';
 import { GeoTIFF, type GeoTIFFImage, type TypedArray } from 'geotiff';
 import { badRequest, isOgcError, upstreamError } from '../errors.js';
 import { normalizeCrs } from '../geo/crs.js';
@@ -224,9 +223,6 @@ export async function readCogWindow(
   signal?: AbortSignal,
 ): Promise<CogWindow> {
   const { limits } = dataset;
-  // geotiff.js waits on the signal once per internal tile fetched (each listener removed when its block comes):
-  // a window of more than ten tiles is normal, not a listener leak.
-  if (signal) setMaxListeners(0, signal);
   const plan = planRead(level.image, window, samples);
   const maskPlan = level.mask ? planRead(level.mask, window, [0]) : { tiles: 0, bytes: 0 };
   // Every budget is checked, and room reserved, before the first tile is fetched or decoded.
