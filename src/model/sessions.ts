@@ -54,7 +54,7 @@ export class ModelSessions {
     // Closed is final: a run that outlives close() (work abandoned at shutdown) would start a fresh worker thread
     // and create a session in it, and a process that exits while onnxruntime creates a session aborts (SIGABRT,
     // "terminate called after throwing an instance of 'Napi::Error'").
-    if (this.closed) return Promise.reject(new Error(`the model sessions of ${this.pkg.manifest.name} are closed`));
+    if (this.closed) return Promise.reject(this.closedError());
     let pending = this.sessions.get(file);
     if (!pending) {
       pending = this.create(file);
@@ -103,7 +103,7 @@ export class ModelSessions {
   /** Runs one ONNX file on plain typed-array tensors (in the worker thread; see RunOptions for the inputs' buffers). */
   async run(file: string, feeds: Feeds, options: RunOptions = {}): Promise<Feeds> {
     await this.open(file);
-    if (this.closed) throw new Error(`the model sessions of ${this.pkg.manifest.name} are closed`);
+    if (this.closed) throw this.closedError();
     let results;
     try {
       results = await this.host.run(file, feeds, options.transferInputs ?? false);
@@ -131,6 +131,10 @@ export class ModelSessions {
     const counts = new Map<ExecutionProvider, number>();
     for (const p of this.providers.values()) counts.set(p, (counts.get(p) ?? 0) + 1);
     return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  }
+
+  private closedError(): Error {
+    return new Error(`the model sessions of ${this.pkg.manifest.name} are closed`);
   }
 
   /** Releases every session and ends the worker thread; later runs are refused. */
