@@ -55,7 +55,14 @@ process.env.MUTATION_TESTS = [...new Set(rooms.flatMap((room) => ROOMS[/** @type
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
-  testRunner: 'vitest',
+  // Stryker's vitest runner behind a guard: a mutant run that executed no test is run again, and never scored as a
+  // survivor (test/helpers/stryker-guarded-vitest.mjs says why).
+  testRunner: 'vitest-guarded',
+  appendPlugins: ['./test/helpers/stryker-guarded-vitest.mjs'],
+  // Bail (stop a mutant's run at its first failing test) is off: with it on, vitest 4.1 could still be cancelling the
+  // bailed run when the next mutant's run began, and lost that run (vitest-dev/vitest#8852). A killed mutant now runs
+  // all its tests, which also lists every test that kills it.
+  disableBail: true,
   // Each Stryker test process runs one vitest worker thread over the rooms' test files (MUTATION_TESTS, read by
   // test/mutation.vitest.config.ts; child processes inherit it); `related` keeps those importing the mutated code.
   vitest: { configFile: 'test/mutation.vitest.config.ts', related: true },

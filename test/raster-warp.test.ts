@@ -228,6 +228,31 @@ describe('approximate transformer', () => {
     expect(sourcePixelsPerTargetPixel(coords(5, 1, 20), [10, 0, 0, 0, -10, 0])).toBe(1);
   });
 
+  it('averages the span over every sampled cell, from forward differences, skipping cells it cannot measure', () => {
+    const grid = (width: number, height: number, x: (col: number, row: number) => number, y: (col: number, row: number) => number): SourceCoordinates => {
+      const xs = new Float64Array(width * height);
+      const ys = new Float64Array(width * height);
+      for (let row = 0; row < height; row++) {
+        for (let col = 0; col < width; col++) {
+          xs[row * width + col] = x(col, row);
+          ys[row * width + col] = y(col, row);
+        }
+      }
+      return { xs, ys, width, height, exactCells: 0, cells: 0 };
+    };
+    const tenMetres: [number, number, number, number, number, number] = [10, 0, 0, 0, -10, 0];
+    // x = 10 col + 5 row, y = 2 col - 10 row^2: per cell dx/dcol = 10, dy/dcol = 2, dx/drow = 5 and
+    // dy/drow = -10 (2 row + 1), so the cell's area is 100 (2 row + 1) + 10 m^2 and it spans
+    // sqrt(2 row + 1.1) source pixels of 10 m. 32 x 4 pixels: stride 1 (min side 4 < 16), rows 0-2 measured,
+    // each with the same number of columns, so the figure is the mean over those three rows.
+    const stretched = grid(32, 4, (col, row) => 10 * col + 5 * row, (col, row) => 2 * col - 10 * row * row);
+    expect(sourcePixelsPerTargetPixel(stretched, tenMetres)).toBeCloseTo((Math.sqrt(1.1) + Math.sqrt(3.1) + Math.sqrt(5.1)) / 3, 12);
+    // A cell collapsed to a point, or one touching a point that could not be transformed, is not measured:
+    // with no measurable cell left the figure falls back to 1 (not 0, not NaN).
+    expect(sourcePixelsPerTargetPixel(grid(2, 2, () => 500, () => 700), tenMetres)).toBe(1);
+    expect(sourcePixelsPerTargetPixel(grid(2, 2, (col, row) => (col === 1 && row === 0 ? NaN : 10 * col), (col, row) => -10 * row), tenMetres)).toBe(1);
+  });
+
   it('inverts rotated and sheared affines into pixel coordinates', () => {
     // x = 2 col + row + 100, y = col - 3 row + 50 (determinant -7)
     const transform: [number, number, number, number, number, number] = [2, 1, 100, 1, -3, 50];
