@@ -59,7 +59,7 @@ class GuardedVitestRunner {
   async mutantRun(options) {
     const first = await this.inner.mutantRun(options);
     if (!ranNoTest(first)) return first;
-    this.log.warn(`Mutant ${options.activeMutant.id} (${describe(options)}): the run executed no test; running it once more.`);
+    this.log.warn(`Mutant ${options.activeMutant.id} (${mutantLabel(options)}): the run executed no test; running it once more.`);
     const second = await this.inner.mutantRun(options);
     if (!ranNoTest(second)) return second;
     const loadFailure = this.fileLoadFailure();
@@ -90,7 +90,7 @@ function ranNoTest(result) {
 }
 
 /** @param {MutantRunOptions} options */
-function describe({ activeMutant }) {
+function mutantLabel({ activeMutant }) {
   const { fileName, location, mutatorName } = activeMutant;
   return `${mutatorName} at ${fileName}:${location.start.line + 1}`;
 }
