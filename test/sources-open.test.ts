@@ -9,6 +9,9 @@ import { OgcError } from '../src/errors.js';
 import { MODALITIES, type Modality } from '../src/modalities.js';
 import { createGuardedFetch } from '../src/net/guarded-fetch.js';
 import type { Grid } from '../src/raster/raster.js';
+import { createLogger } from '../src/logger.js';
+import { createRaster } from '../src/raster/raster.js';
+import { encodeGeoTiff } from '../src/render/geotiff.js';
 import { createSourceOpener } from '../src/sources/open.js';
 import { FIXTURES, startFixtureServer, type FixtureServer } from './helpers/fixture-server.js';
 
@@ -524,5 +527,202 @@ describe('opening: schemes, formats, failures and caching', () => {
     await plain.read(grid);
     await plain.read(grid);
     expect([uncached.stats().decodedHits, uncached.stats().decodedMisses]).toEqual([0, 0]);
+  });
+});
+
+describe('mixed files, partial conversions and masks through the reader', () => {
+  const CHIP38 = '38D_378R_2_3';
+  const DEM38 = `terramind-examples/DEM/${CHIP38}.tif`;
+  let dir: string;
+  let items: FixtureServer;
+  const s1Asset = (href: string, band: Record<string, unknown>) => ({ href, type: 'image/tiff; application=geotiff', roles: ['data'], bands: [band] });
+  const s1Item = (id: string, vv: object, vh: object) => ({
+    type: 'Feature',
+    stac_version: '1.1.0',
+    id,
+    bbox: [23.1, 31.5, 24.3, 32.52],
+    geometry: null,
+    properties: { datetime: '2020-03-18T09:11:33Z' },
+    links: [],
+    assets: { vv, vh },
+  });
+  const demItem = (id: string, band: Record<string, unknown>) => ({
+    type: 'Feature',
+    stac_version: '1.1.0',
+    id,
+    bbox: [34.0559389, -3.411475, 34.0761233, -3.3912357],
+    geometry: null,
+    properties: { datetime: '2020-07-14T07:57:21Z', 'proj:code': 'EPSG:32736' },
+    links: [],
+    assets: { data: { href: `${server.url}/${DEM38}`, type: 'image/tiff; application=geotiff', roles: ['data'], bands: [{ name: 'elevation', data_type: 'int16', ...band }] } },
+  });
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sources-mixed-'));
+    const cog = (name: string) => `${server.url}/cog/titiler/${name}.tif`;
+    // The finest file first (TCI, 100 m), then the coarse one (B01, 600 m); the existing item.json has the other order.
+    writeFileSync(join(dir, 'fine-first.json'), JSON.stringify(s1Item('fine-first', s1Asset(cog('TCI'), { name: 'vv', unit: 'dB' }), s1Asset(cog('B01'), { name: 'vh', unit: 'dB' }))));
+    writeFileSync(join(dir, 'coarse-first.json'), JSON.stringify(s1Item('coarse-first', s1Asset(cog('B01'), { name: 'vv', unit: 'dB' }), s1Asset(cog('TCI'), { name: 'vh', unit: 'dB' }))));
+    // Two files (the fixture server ignores the query), only the first declaring a no-data value.
+    const dem = `${server.url}/${DEM38}`;
+    writeFileSync(join(dir, 'one-file-masked.json'), JSON.stringify(s1Item('one-file-masked', s1Asset(dem, { name: 'vv', unit: 'dB', nodata: 1214 }), s1Asset(`${dem}?second`, { name: 'vh', unit: 'dB' }))));
+    writeFileSync(join(dir, 'dem-scale-only.json'), JSON.stringify(demItem('dem-scale-only', { 'raster:scale': 0.5 })));
+    writeFileSync(join(dir, 'dem-offset-only.json'), JSON.stringify(demItem('dem-offset-only', { 'raster:offset': -100 })));
+    items = await startFixtureServer(dir);
+  });
+  afterAll(async () => {
+    await items.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('describes a mixed-resolution item by its finest file, whichever asset comes first', async () => {
+    const opener = createSourceOpener({ fetch });
+    for (const name of ['fine-first', 'coarse-first']) {
+      const reader = await opener.open(`${items.url}/${name}.json`, 'S1RTC');
+      expect([reader.crs, reader.resolution, reader.origin], name).toEqual(['EPSG:32634', 100, [699960, 3600000]]);
+    }
+  });
+
+  it('applies a scale without an offset, and an offset without a scale, to every pixel', async () => {
+    const opener = createSourceOpener({ fetch });
+    const { grid, bands } = await readDirect(DEM38);
+    const stored = bands[0]!;
+    for (const [name, convert] of [
+      ['dem-scale-only', (v: number) => v * 0.5],
+      ['dem-offset-only', (v: number) => v - 100],
+    ] as const) {
+      const raster = await (await opener.open(`${items.url}/${name}.json`, 'DEM')).read(grid);
+      let wrong = 0;
+      for (let i = 0; i < stored.length; i++) if (raster.bands[0]![i] !== convert(stored[i]!)) wrong++;
+      expect(wrong, name).toBe(0);
+      // By hand: the chip minimum, stored 1192.
+      const lowest = Array.prototype.indexOf.call(stored, 1192);
+      expect(raster.bands[0]![lowest], name).toBe(name === 'dem-scale-only' ? 596 : 1092);
+    }
+  });
+
+  it('a pixel one file marks as no data is masked, and 0, in the bands of every file', async () => {
+    const opener = createSourceOpener({ fetch });
+    const reader = await opener.open(`${items.url}/one-file-masked.json`, 'S1RTC');
+    const { grid, bands } = await readDirect(DEM38);
+    const stored = bands[0]!;
+    const raster = await reader.read(grid);
+    let masked = 0;
+    let wrong = 0;
+    for (let i = 0; i < stored.length; i++) {
+      const nodata = stored[i] === 1214;
+      if (nodata) masked++;
+      const expected = nodata ? [0, 0, 0] : [255, stored[i], stored[i]];
+      if (raster.mask[i] !== expected[0] || raster.bands[0]![i] !== expected[1] || raster.bands[1]![i] !== expected[2]) wrong++;
+    }
+    expect(masked).toBe(1807);
+    expect(wrong).toBe(0);
+  });
+});
+
+describe('opening: magic bytes, STAC document sizes, logging and cache budgets', () => {
+  const DEM38 = `terramind-examples/DEM/38D_378R_2_3.tif`;
+  let dir: string;
+  let files: FixtureServer;
+  let bigItem: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sources-docs-'));
+    const bytes = (...values: number[]) => new Uint8Array([...values, ...new Array(12).fill(0)]);
+    writeFileSync(join(dir, 'four-bytes.tif'), new Uint8Array([0x49, 0x49, 0x2a, 0x00]));
+    for (const [name, head] of [['IX', [0x49, 0x58]], ['XI', [0x58, 0x49]], ['MX', [0x4d, 0x58]], ['XM', [0x58, 0x4d]]] as const) {
+      writeFileSync(join(dir, `${name}.tif`), bytes(...head, 0x2a, 0x00));
+    }
+    // A float32 three-band image: the right band count for S2RGB, the wrong sample type.
+    const grid: Grid = { crs: 'EPSG:32736', width: 4, height: 4, transform: [10, 0, 500000, 0, -10, 9600000] };
+    const floatRgb = createRaster(grid, ['RED', 'GREEN', 'BLUE'], 'S2RGB');
+    floatRgb.mask.fill(255);
+    writeFileSync(join(dir, 'float-rgb.tif'), encodeGeoTiff(floatRgb));
+    // A STAC item past the first 16 KiB block (a long description, as real items have).
+    const chipItem = JSON.parse(readFileSync(join(FIXTURES, 'stac-local/terramind-chips.json'), 'utf8')).features.find((f: { id: string }) => f.id.endsWith('-DEM'));
+    chipItem.assets.data.href = `${server.url}/${DEM38}`;
+    chipItem.properties.description = 'A digital elevation model chip. '.repeat(1000);
+    bigItem = JSON.stringify(chipItem);
+    writeFileSync(join(dir, 'big-item.json'), bigItem);
+    files = await startFixtureServer(dir);
+  });
+  afterAll(async () => {
+    await files.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const refusal = async (promise: Promise<unknown>) => (await promise.catch((e: unknown) => e)) as OgcError;
+
+  it('a TIFF signature with no header behind it is a truncated GeoTIFF; one matching byte is not a signature', async () => {
+    const opener = createSourceOpener({ fetch });
+    const truncated = await refusal(opener.open(`${files.url}/four-bytes.tif`, 'DEM'));
+    expect([truncated.status, truncated.detail]).toEqual([502, `${files.url}/four-bytes.tif is not a GeoTIFF or is truncated (4 bytes)`]);
+    for (const name of ['IX', 'XI', 'MX', 'XM']) {
+      const error = await refusal(opener.open(`${files.url}/${name}.tif`, 'DEM'));
+      expect([error.status, error.detail], name).toEqual([502, `${files.url}/${name}.tif is neither a GeoTIFF nor a STAC item JSON (not a GeoTIFF: wrong magic bytes)`]);
+    }
+  });
+
+  it('fetches https URLs (they are not refused as a scheme)', async () => {
+    const opener = createSourceOpener({ fetch });
+    // Port 1 is one fetch refuses to connect to, so this fails fast and the same way everywhere.
+    const error = await refusal(opener.open('https://127.0.0.1:1/x.tif', 'DEM'));
+    expect([error.status, error.detail]).toEqual([502, 'Could not fetch https://127.0.0.1:1/x.tif: bad port']);
+  });
+
+  it('plain GeoTIFFs: the band-count and sample-type refusals say exactly what is wrong', async () => {
+    const opener = createSourceOpener({ fetch });
+    const dem = await refusal(opener.open(`${server.url}/terramind-examples/S1RTC/${CHIP}.tif`, 'DEM'));
+    expect([dem.status, dem.detail]).toEqual([
+      400,
+      `${CHIP}.tif has 2 band(s) but modality DEM needs 1 (elevation); give a file with exactly those bands in that order, or a STAC item`,
+    ]);
+    const float = await refusal(opener.open(`${files.url}/float-rgb.tif`, 'S2RGB'));
+    expect([float.status, float.detail]).toEqual([400, 'float-rgb.tif has 32-bit samples; S2RGB needs an 8-bit true-colour image']);
+  });
+
+  it('reads STAC items longer than one block over http and from trusted files, up to exactly the size limit', async () => {
+    const size = Buffer.byteLength(bigItem);
+    expect(size).toBeGreaterThan(16 * 1024);
+    const local = pathToFileURL(join(dir, 'big-item.json')).href;
+    for (const href of [`${files.url}/big-item.json`, local]) {
+      const exact = createSourceOpener({ fetch, maxDocumentBytes: size });
+      expect((await exact.open(href, 'DEM', { trusted: true })).id, href).toBe('terramind-38D_378R_2_3-DEM');
+      const under = createSourceOpener({ fetch, maxDocumentBytes: size - 1 });
+      const error = await refusal(under.open(href, 'DEM', { trusted: true }));
+      expect([error.status, error.detail], href).toEqual([
+        502,
+        `${href} is too large: ${size} bytes, the limit is STAC_MAX_DOCUMENT_BYTES=${size - 1} (32 KiB) for a STAC item document`,
+      ]);
+    }
+  });
+
+  it('logs each source it opens once, at debug level, with href and modality', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger('debug', { write: (line: string) => lines.push(JSON.parse(line)) });
+    const opener = createSourceOpener({ fetch, logger });
+    const href = `${server.url}/${DEM38}`;
+    await opener.open(href, 'DEM');
+    await opener.open(href, 'DEM');
+    expect(lines.map(({ level, href, modality, msg }) => ({ level, href, modality, msg }))).toEqual([{ level: 20, href, modality: 'DEM', msg: 'opening source' }]);
+  });
+
+  it('books readers at their real header size once opened, so a 100 KiB budget keeps two small ones', async () => {
+    // Each header is 15.4 KiB; booked at the provisional 64 KiB, the second would push the first out.
+    const opener = createSourceOpener({ fetch, headerCacheBytes: 100 * 1024 });
+    const b01 = await opener.open(`${server.url}/cog/titiler/B01.tif`, 'DEM');
+    const b09 = await opener.open(`${server.url}/cog/titiler/B09.tif`, 'DEM');
+    expect(opener.stats().openedReaders).toBe(2);
+    expect(await opener.open(`${server.url}/cog/titiler/B01.tif`, 'DEM')).toBe(b01);
+    expect(await opener.open(`${server.url}/cog/titiler/B09.tif`, 'DEM')).toBe(b09);
+  });
+
+  it('keeps fetched pixel bytes in the block cache by default, so a repeated read costs no request', async () => {
+    const opener = createSourceOpener({ fetch, decodedCacheBytes: 0 });
+    const reader = await opener.open(`${server.url}/cog/titiler/TCI.tif`, 'S2RGB');
+    const grid: Grid = { crs: 'EPSG:32634', width: 64, height: 64, transform: [100, 0, 699960 + 300 * 100, 0, -100, 3600000 - 300 * 100] };
+    await reader.read(grid);
+    const first = opener.stats().requests;
+    await reader.read(grid);
+    expect(opener.stats().requests).toBe(first);
+    expect(opener.stats().cachedBytes).toBeGreaterThan(0);
   });
 });

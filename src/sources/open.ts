@@ -121,7 +121,10 @@ export function createSourceOpener(ctx: SourceOpenerContext): SourceOpener {
 
   /** Re-books a cached promise at its real size once known (if it is still the cached one). */
   function resize<T extends object>(cache: LRUCache<string, Promise<T>>, key: string, entry: Promise<T>, bytes: number): void {
-    if (cache.peek(key) === entry) cache.set(key, entry, { size: Math.max(1, bytes) });
+    if (cache.peek(key) !== entry) return;
+    // lru-cache keeps an entry's size when the same value is set again, so the entry is taken out and put back.
+    cache.delete(key);
+    cache.set(key, entry, { size: Math.max(1, bytes) });
   }
 
   async function openReader(href: string, modality: Modality, options: OpenOptions): Promise<ModalityReader> {
