@@ -1,4 +1,6 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -582,6 +584,41 @@ describe('mixed files, partial conversions and masks through the reader', () => 
     }
   });
 
+  it('georeferences each file by its own asset proj:transform, and describes an item of equal resolutions by its first file', async () => {
+    // A GCP-only file (no geotransform) twice, placed by the item 4 pixels apart: vh's file starts 40 m east of vv's.
+    const gcps = `${server.url}/cog/rio-tiler/cog_gcps.tif`;
+    const placed = (href: string, x: number, name: string) => ({
+      ...s1Asset(href, { name, unit: 'dB' }),
+      'proj:code': 'EPSG:32634',
+      'proj:transform': [10, 0, x, 0, -10, 3600000],
+      'proj:shape': [837, 1280],
+    });
+    writeFileSync(join(dir, 'placed.json'), JSON.stringify(s1Item('placed', placed(gcps, 700000, 'vv'), placed(`${gcps}?second`, 700040, 'vh'))));
+    const reader = await createSourceOpener({ fetch }).open(`${items.url}/placed.json`, 'S1RTC');
+    expect([reader.crs, reader.resolution, reader.origin]).toEqual(['EPSG:32634', 10, [700000, 3600000]]);
+    const image = await (await fromFile(join(FIXTURES, 'cog/rio-tiler/cog_gcps.tif'))).getImage(0);
+    const stored = ((await image.readRasters({ window: [0, 0, 32, 8], interleave: false })) as unknown as ArrayLike<number>[])[0]!;
+    const raster = await reader.read({ crs: 'EPSG:32634', width: 32, height: 8, transform: [10, 0, 700000, 0, -10, 3600000] });
+    let wrong = 0;
+    for (let row = 0; row < 8; row++) {
+      for (let col = 0; col < 32; col++) {
+        const i = row * 32 + col;
+        // West of vh's file nothing is valid; elsewhere vv is its file's pixel and vh the one 4 columns to the west.
+        const expected = col < 4 ? [0, 0, 0] : [255, stored[i]!, stored[i - 4]!];
+        if ([raster.mask[i], raster.bands[0]![i], raster.bands[1]![i]].some((value, k) => value !== expected[k])) wrong++;
+      }
+    }
+    expect(wrong).toBe(0);
+  });
+
+  it('describes an item without a bbox whose grid does not project to longitude and latitude as covering the world', async () => {
+    const far = { ...s1Asset(`${server.url}/cog/rio-tiler/cog_gcps.tif`, { name: 'vv', unit: 'dB' }), 'proj:code': 'EPSG:32634', 'proj:transform': [10, 0, 1e8, 0, -10, 1e8], 'proj:shape': [837, 1280] };
+    const { bbox: _, ...item } = s1Item('far', far, { ...far, href: `${far.href}?second`, bands: [{ name: 'vh', unit: 'dB' }] });
+    writeFileSync(join(dir, 'far.json'), JSON.stringify(item));
+    const reader = await createSourceOpener({ fetch }).open(`${items.url}/far.json`, 'S1RTC');
+    expect(reader.bounds).toEqual([-180, -90, 180, 90]);
+  });
+
   it('applies a scale without an offset, and an offset without a scale, to every pixel', async () => {
     const opener = createSourceOpener({ fetch });
     const { grid, bands } = await readDirect(DEM38);
@@ -668,6 +705,26 @@ describe('opening: magic bytes, STAC document sizes, logging and cache budgets',
     expect([error.status, error.detail]).toEqual([502, 'Could not fetch https://127.0.0.1:1/x.tif: bad port']);
   });
 
+  it('holds a STAC item of unknown length (Content-Range total "*") to the size limit while it arrives', async () => {
+    const body = Buffer.from(bigItem);
+    const unknownLength = createServer((request, response) => {
+      const range = /^bytes=(\d+)-(\d+)$/.exec(request.headers.range ?? '');
+      if (!range) return response.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }).end(body);
+      const part = body.subarray(Number(range[1]), Number(range[2]) + 1);
+      response.writeHead(206, { 'content-range': `bytes ${range[1]}-${Number(range[1]) + part.length - 1}/*`, 'content-length': part.length }).end(part);
+    });
+    await new Promise<void>((resolve) => unknownLength.listen(0, '127.0.0.1', resolve));
+    const href = `http://127.0.0.1:${(unknownLength.address() as AddressInfo).port}/item.json`;
+    try {
+      const exact = createSourceOpener({ fetch, maxDocumentBytes: body.length });
+      expect((await exact.open(href, 'DEM')).id).toBe('terramind-38D_378R_2_3-DEM');
+      const error = await refusal(createSourceOpener({ fetch, maxDocumentBytes: body.length - 1 }).open(href, 'DEM'));
+      expect([error.status, error.detail]).toEqual([502, `${href} is too large: ${body.length} bytes, the limit is STAC_MAX_DOCUMENT_BYTES=${body.length - 1}`]);
+    } finally {
+      await new Promise((resolve) => unknownLength.close(resolve));
+    }
+  });
+
   it('plain GeoTIFFs: the band-count and sample-type refusals say exactly what is wrong', async () => {
     const opener = createSourceOpener({ fetch });
     const dem = await refusal(opener.open(`${server.url}/terramind-examples/S1RTC/${CHIP}.tif`, 'DEM'));
@@ -675,6 +732,8 @@ describe('opening: magic bytes, STAC document sizes, logging and cache budgets',
       400,
       `${CHIP}.tif has 2 band(s) but modality DEM needs 1 (elevation); give a file with exactly those bands in that order, or a STAC item`,
     ]);
+    const s1 = await refusal(opener.open(`${server.url}/terramind-examples/DEM/${CHIP}.tif`, 'S1RTC'));
+    expect(s1.detail).toBe(`${CHIP}.tif has 1 band(s) but modality S1RTC needs 2 (vv, vh); give a file with exactly those bands in that order, or a STAC item`);
     const float = await refusal(opener.open(`${files.url}/float-rgb.tif`, 'S2RGB'));
     expect([float.status, float.detail]).toEqual([400, 'float-rgb.tif has 32-bit samples; S2RGB needs an 8-bit true-colour image']);
   });
@@ -713,6 +772,56 @@ describe('opening: magic bytes, STAC document sizes, logging and cache budgets',
     expect(opener.stats().openedReaders).toBe(2);
     expect(await opener.open(`${server.url}/cog/titiler/B01.tif`, 'DEM')).toBe(b01);
     expect(await opener.open(`${server.url}/cog/titiler/B09.tif`, 'DEM')).toBe(b09);
+  });
+
+  it('books a reader at no less than its header size: a 70 KiB budget cannot keep a second while it opens', async () => {
+    // B01 booked at its 15.4 KiB plus B09 at the provisional 64 KiB pass 70 KiB, so B01 is evicted; a reader booked
+    // at 1 byte would stay.
+    const opener = createSourceOpener({ fetch, headerCacheBytes: 70 * 1024 });
+    const b01 = await opener.open(`${server.url}/cog/titiler/B01.tif`, 'DEM');
+    await opener.open(`${server.url}/cog/titiler/B09.tif`, 'DEM');
+    expect(opener.stats().openedReaders).toBe(1);
+    expect(await opener.open(`${server.url}/cog/titiler/B01.tif`, 'DEM')).not.toBe(b01);
+  });
+
+  it('does not keep a failed file open: once the missing file exists, the next open reads it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sources-retry-'));
+    try {
+      const band = join(dir, 'dem.tif');
+      const item = join(dir, 'item.json');
+      writeFileSync(item, JSON.stringify({
+        type: 'Feature',
+        stac_version: '1.1.0',
+        id: 'retry',
+        bbox: [-48.2, -25.4, -48.0, -25.2],
+        geometry: null,
+        properties: { datetime: '2020-01-01T00:00:00Z' },
+        links: [],
+        assets: { data: { href: pathToFileURL(band).href, type: 'image/tiff; application=geotiff', roles: ['data'], bands: [{ name: 'elevation' }] } },
+      }));
+      const opener = createSourceOpener({ fetch });
+      await expect(opener.open(pathToFileURL(item).href, 'DEM', { trusted: true })).rejects.toMatchObject({ status: 400, detail: expect.stringMatching(/^Cannot open local file .*dem\.tif/) });
+      copyFileSync(join(FIXTURES, `terramind-examples/DEM/${CHIP}.tif`), band);
+      const reader = await opener.open(pathToFileURL(item).href, 'DEM', { trusted: true });
+      const { grid, bands } = await readDirect(`terramind-examples/DEM/${CHIP}.tif`);
+      expect(Array.from((await reader.read(grid)).bands[0]!)).toEqual(Array.from(bands[0]!));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('maps errors that are not OGC exceptions: a timeout is a 504, any other failure a 502 naming the cause, an abort stays an abort', async () => {
+    const href = `${server.url}/cog/titiler/B01.tif`;
+    const failing = (error: Error) => createSourceOpener({ fetch: async () => { throw error; } });
+    const timeout = await failing(new DOMException('The operation timed out.', 'TimeoutError')).open(href, 'DEM').catch((e: unknown) => e);
+    expect(timeout).toBeInstanceOf(OgcError);
+    expect([(timeout as OgcError).status, (timeout as OgcError).detail]).toEqual([504, `Opening ${href} timed out`]);
+    const failed = await failing(new TypeError('fetch failed')).open(href, 'DEM').catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(OgcError);
+    expect([(failed as OgcError).status, (failed as OgcError).detail]).toEqual([502, `Opening ${href} failed: fetch failed`]);
+    const aborted = await failing(new DOMException('This operation was aborted', 'AbortError')).open(href, 'DEM').catch((e: unknown) => e);
+    expect(aborted).not.toBeInstanceOf(OgcError);
+    expect((aborted as Error).name).toBe('AbortError');
   });
 
   it('keeps fetched pixel bytes in the block cache by default, so a repeated read costs no request', async () => {

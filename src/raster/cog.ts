@@ -108,8 +108,7 @@ export async function openCog(source: CachedByteSource, options: OpenCogOptions 
     (image as unknown as { source: unknown }).source = source.tileReader();
     if (decoded) cacheDecodedTiles(image, `${source.url}#${index}`, decoded);
   });
-  const crs = readCrs(first, source.url, hint.crs);
-  const transform = readTransform(first, source.url, hint.transform);
+  const { crs, transform } = readGeoreference(first, source.url, hint);
   const width = first.getWidth();
   const height = first.getHeight();
 
@@ -171,6 +170,24 @@ function checkBlockSize(image: GeoTIFFImage, url: string, maxBytes: number): voi
   }
 }
 
+/**
+ * The file's CRS and geotransform, or the STAC item's (hint) where the file lacks them. A file without a
+ * geotransform (ground control points only) placed by the item's proj:transform takes the item's CRS too: that
+ * transform is in the item's proj:code CRS, and the file's geokeys then describe its control points, not a grid.
+ */
+function readGeoreference(image: GeoTIFFImage, url: string, hint: GeoreferenceHint): { crs: string; transform: Affine } {
+  const own = fileTransform(image);
+  if (own) return { crs: readCrs(image, url, hint.crs), transform: own };
+  if (!hint.transform) {
+    // Several tie points and no pixel scale: ground control points only (e.g. Sentinel-1 GRD).
+    throw badRequest(
+      `${url} is georeferenced by ground control points only (no geotransform); ` +
+        'it must be orthorectified (e.g. gdalwarp) before it can be tiled',
+    );
+  }
+  return { crs: hint.crs ? normalizeCrs(hint.crs) : readCrs(image, url), transform: hint.transform };
+}
+
 function readCrs(image: GeoTIFFImage, url: string, hint?: string): string {
   const keys = image.getGeoKeys() ?? {};
   const code = (keys.ProjectedCSTypeGeoKey ?? keys.GeographicTypeGeoKey) as number | undefined;
@@ -185,7 +202,8 @@ function readCrs(image: GeoTIFFImage, url: string, hint?: string): string {
   return normalizeCrs(code); // a 400 listing the supported codes when this one is not
 }
 
-function readTransform(image: GeoTIFFImage, url: string, hint?: Affine): Affine {
+/** The file's own geotransform (corner convention), or undefined when it has none. */
+function fileTransform(image: GeoTIFFImage): Affine | undefined {
   const directory = image.fileDirectory;
   const matrix = directory.getValue('ModelTransformation') as ArrayLike<number> | undefined;
   let transform: Affine;
@@ -194,14 +212,7 @@ function readTransform(image: GeoTIFFImage, url: string, hint?: Affine): Affine 
   } else {
     const tiepoint = directory.getValue('ModelTiepoint') as ArrayLike<number> | undefined;
     const scale = directory.getValue('ModelPixelScale') as ArrayLike<number> | undefined;
-    if (!tiepoint || !scale || tiepoint.length > 6) {
-      if (hint) return hint;
-      // Several tie points and no pixel scale: ground control points only (e.g. Sentinel-1 GRD).
-      throw badRequest(
-        `${url} is georeferenced by ground control points only (no geotransform); ` +
-          'it must be orthorectified (e.g. gdalwarp) before it can be tiled',
-      );
-    }
+    if (!tiepoint || !scale || tiepoint.length > 6) return undefined;
     const [i, j, , x, y] = tiepoint as unknown as number[];
     transform = [scale[0], 0, x - i * scale[0], 0, -scale[1], y + j * scale[1]];
   }
