@@ -77,15 +77,14 @@ describe('approximate transformer', () => {
     expect(tight.exactCells).toBe(0);
   });
 
-  it('on a strongly curved tile, every pixel is within the tolerance of exact, and refined cells are exact', () => {
-    // A zoom-3 tile 40 degrees west of UTM zone 21's meridian: some cells refine, most interpolate.
-    const grid = tileAt(3, -100, 60);
-    const tolerance = 12.5;
+  /**
+   * Every pixel of `grid` seen from UTM zone 21 against exact projection: within the tolerance, or 1/8 of the
+   * target pixel where that is larger (doubled: the check runs at five points a cell). Returns the approximation
+   * and how many pixels equal exact projection bit for bit.
+   */
+  function expectWithinTolerance(grid: Grid, tolerance: number): { approx: SourceCoordinates; equal: number } {
     const approx = sourceCoordinates(grid, 'EPSG:32621', tolerance);
     const exact = sourceCoordinates(grid, 'EPSG:32621', 0, 1);
-    expect(approx.exactCells).toBeGreaterThan(0);
-    expect(approx.exactCells).toBeLessThan(approx.cells);
-    // A target pixel here spans kilometres in UTM; the allowed miss is 1/8 of it where that exceeds the tolerance.
     let equal = 0;
     for (let i = 0; i < approx.xs.length; i++) {
       const ex = exact.xs[i]!;
@@ -101,11 +100,31 @@ describe('approximate transformer', () => {
       const pixel = Math.max(Math.hypot(exact.xs[right]! - ex, exact.ys[right]! - ey), Math.hypot(exact.xs[below]! - ex, exact.ys[below]! - ey));
       const miss = Math.hypot(approx.xs[i]! - ex, approx.ys[i]! - ey);
       if (miss === 0) equal += 1;
-      if (Number.isFinite(pixel)) expect(miss, `pixel ${col},${row}`).toBeLessThanOrEqual(Math.max(tolerance, 0.125 * pixel) * 2);
+      if (Number.isFinite(pixel)) expect(miss, `${grid.width}x${grid.height} pixel ${col},${row}`).toBeLessThanOrEqual(Math.max(tolerance, 0.125 * pixel) * 2);
     }
+    return { approx, equal };
+  }
+
+  it('on a strongly curved tile, every pixel is within the tolerance of exact, and refined cells are exact', () => {
+    // A zoom-3 tile 40 degrees west of UTM zone 21's meridian: some cells refine, most interpolate.
+    const { approx, equal } = expectWithinTolerance(tileAt(3, -100, 60), 12.5);
+    expect(approx.exactCells).toBeGreaterThan(0);
+    expect(approx.exactCells).toBeLessThan(approx.cells);
     // The refined cells' pixels were projected one by one: bit-identical to exact projection (16 x 16 pixels a
     // cell; interpolated cells match exactly only at their nodes).
     expect(equal).toBeGreaterThanOrEqual(approx.exactCells * 16 * 16);
+  });
+
+  it('checks cells one pixel thin too: a last lattice row or column of span 1 stays within the tolerance', () => {
+    // 18 pixels put lattice nodes at 0, 16 and 17: the last cells are 16 x 1 (or 1 x 16) pixels and must be checked
+    // along their long side like any other. A zoom-2 tile 43 degrees west of zone 21's meridian: measured with
+    // exact projection, a straight line between those cells' nodes misses by up to 4 times the allowed error.
+    const tile = tileAt(2, -100, 40);
+    const [a, , c, , e, f] = tile.transform;
+    for (const [width, height, col, row] of [[256, 18, 0, 221], [18, 256, 51, 0]]) {
+      const grid: Grid = { ...tile, width, height, transform: [a, 0, c + col * a, 0, e, f + row * e] };
+      expect(expectWithinTolerance(grid, 12.5).approx.exactCells, `${width}x${height}`).toBeGreaterThan(0);
+    }
   });
 
   it('nearest keeps classes, bilinear interpolates valid neighbours only, and no data never leaks', () => {
@@ -168,6 +187,26 @@ describe('approximate transformer', () => {
     expect(out[4]).toBeCloseTo(22, 5); // just inside the far corner: clamps to the last pixel
   });
 
+  it('without a validity array, judges each sampled pixel: NaN, the no-data value and a masked pixel are never used', () => {
+    // 3x3 window as the COG reader passes it (values, nodata, internal mask): pixel 1 is NaN, pixel 3 the no-data
+    // value, pixel 5 masked out.
+    const values = new Float32Array([1, NaN, 3, -9999, 12, 13, 21, 22, 23]);
+    const source = { x0: 0, y0: 0, width: 3, height: 3, values, nodata: -9999, mask: new Uint8Array([255, 255, 255, 255, 255, 0, 255, 255, 255]) };
+    // Centres of pixels 1, 3, 5 and 7, then (1.9, 1.1).
+    const cols = new Float32Array([1.5, 0.5, 2.5, 1.5, 1.9]);
+    const rows = new Float32Array([0.5, 1.5, 1.5, 2.5, 1.1]);
+    for (const resampling of ['nearest', 'bilinear'] as const) {
+      const out = new Float32Array(5);
+      const outValid = new Uint8Array(5).fill(255);
+      sampleWindow({ cols, rows }, source, resampling, out, outValid);
+      expect(Array.from(outValid), resampling).toEqual([0, 0, 0, 255, 255]);
+      expect(out[3], resampling).toBe(22);
+      // (1.9, 1.1): nearest pixel 4; bilinear neighbours 1 (NaN, weight 0.24), 2 (0.16), 4 (0.36), 5 (masked, 0.24).
+      if (resampling === 'nearest') expect(out[4]).toBe(12);
+      else expect(out[4]).toBeCloseTo((0.16 * 3 + 0.36 * 12) / 0.52, 5);
+    }
+  });
+
   it('in the source CRS itself, gives every pixel centre of a rotated grid exactly', () => {
     // x = a (col + 0.5) + b (row + 0.5) + c, y = d (col + 0.5) + e (row + 0.5) + f, with b and d not zero.
     const coords = sourceCoordinates({ crs: 'EPSG:32634', width: 2, height: 2, transform: [10, 3, 1000, 2, -20, 5000] }, 'EPSG:32634', 1);
@@ -196,6 +235,38 @@ describe('approximate transformer', () => {
     expect(Array.from(coords.xs)).toEqual([1005, 1015, 1025, 1005, 1015, 1025]);
     expect(Array.from(coords.ys)).toEqual([4990, 4990, 4990, 4970, 4970, 4970]);
     expect([coords.width, coords.height, coords.cells, coords.exactCells]).toEqual([3, 2, 0, 0]);
+  });
+
+  it("marks points proj4 cannot bring back (beside the UTM zone's singular points) as unusable, and keeps every other exactly", () => {
+    // Two-degree pixels around lon -69, lat 0: 90 degrees from zone 34's meridian, where transverse Mercator breaks
+    // down and proj4 returns finite positions that do not invert to the point they came from.
+    const grid: Grid = { crs: 'EPSG:4326', width: 20, height: 30, transform: [2, 0, -90, 0, -2, 30] };
+    const coords = sourceCoordinates(grid, 'EPSG:32634', 0, 1);
+    const utm = proj4('EPSG:4326', '+proj=utm +zone=34 +datum=WGS84 +units=m +no_defs');
+    let kept = 0;
+    let dropped = 0;
+    for (let row = 0; row < grid.height; row++) {
+      for (let col = 0; col < grid.width; col++) {
+        const lonLat = [-90 + (col + 0.5) * 2, 30 - (row + 0.5) * 2];
+        const forward = utm.forward(lonLat);
+        const i = row * grid.width + col;
+        if (!forward.every(Number.isFinite)) {
+          expect(Number.isFinite(coords.xs[i]!), `${lonLat}`).toBe(false);
+          continue;
+        }
+        const back = utm.inverse(forward);
+        // Half a target pixel is the allowed round-trip miss.
+        if (Math.hypot(back[0]! - lonLat[0]!, back[1]! - lonLat[1]!) <= 1) {
+          kept++;
+          expect([coords.xs[i], coords.ys[i]], `${lonLat}`).toEqual(forward);
+        } else {
+          dropped++;
+          expect([coords.xs[i], coords.ys[i]], `${lonLat}`).toEqual([NaN, NaN]);
+        }
+      }
+    }
+    expect(dropped).toBeGreaterThan(0);
+    expect(kept).toBeGreaterThan(dropped);
   });
 
   it('covers sizes that are not a multiple of the lattice step, and a single pixel, to the tolerance', () => {
