@@ -32,7 +32,7 @@ export const ROOMS = {
   warp: { mutate: ['src/raster/warp.ts'], tests: ['test/raster-warp.test.ts'] },
   model: {
     mutate: ['src/model/schedule.ts', 'src/model/sampling.ts', 'src/model/fsq.ts', 'src/model/tiled.ts'],
-    tests: ['test/model-units.test.ts', 'test/model-tiled.test.ts', 'test/model-generate.test.ts', 'test/model-equivalence.test.ts'],
+    tests: ['test/model-units.test.ts', 'test/model-ddim.test.ts', 'test/model-tiled.test.ts', 'test/model-generate.test.ts', 'test/model-equivalence.test.ts'],
   },
   keys: { mutate: ['src/cache/keys.ts'], tests: ['test/cache-*.test.ts', 'test/tiles-service.test.ts'] },
   'address-policy': { mutate: ['src/net/address-policy.ts'], tests: ['test/net-*.test.ts'] },
