@@ -716,10 +716,13 @@ describe('opening: magic bytes, STAC document sizes, logging and cache budgets',
     await new Promise<void>((resolve) => unknownLength.listen(0, '127.0.0.1', resolve));
     const href = `http://127.0.0.1:${(unknownLength.address() as AddressInfo).port}/item.json`;
     try {
-      const exact = createSourceOpener({ fetch, maxDocumentBytes: body.length });
-      expect((await exact.open(href, 'DEM')).id).toBe('terramind-38D_378R_2_3-DEM');
-      const error = await refusal(createSourceOpener({ fetch, maxDocumentBytes: body.length - 1 }).open(href, 'DEM'));
-      expect([error.status, error.detail]).toEqual([502, `${href} is too large: ${body.length} bytes, the limit is STAC_MAX_DOCUMENT_BYTES=${body.length - 1}`]);
+      // Operator configuration (trusted) reads http documents the same way.
+      for (const trusted of [false, true]) {
+        const exact = createSourceOpener({ fetch, maxDocumentBytes: body.length });
+        expect((await exact.open(href, 'DEM', { trusted })).id).toBe('terramind-38D_378R_2_3-DEM');
+        const error = await refusal(createSourceOpener({ fetch, maxDocumentBytes: body.length - 1 }).open(href, 'DEM', { trusted }));
+        expect([error.status, error.detail], `trusted: ${trusted}`).toEqual([502, `${href} is too large: ${body.length} bytes, the limit is STAC_MAX_DOCUMENT_BYTES=${body.length - 1}`]);
+      }
     } finally {
       await new Promise((resolve) => unknownLength.close(resolve));
     }
