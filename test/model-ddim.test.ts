@@ -65,6 +65,9 @@ describe('one DDIM step, computed by hand', () => {
 
   it('refuses predictions of another size than x', () => {
     expect(() => ddimUpdate(xt, predictionOf(new Float32Array(2), 1), step)).toThrow(RangeError);
+    // Either prediction alone of the wrong size is refused, and the message gives all three sizes.
+    expect(() => ddimUpdate(xt, { raw: new Float32Array(2), clamped: new Float32Array(3) }, step)).toThrow('ddimUpdate: x has 3 values, x0.raw 2, x0.clamped 3');
+    expect(() => ddimUpdate(xt, { raw: new Float32Array(3), clamped: new Float32Array(2) }, step)).toThrow('ddimUpdate: x has 3 values, x0.raw 3, x0.clamped 2');
   });
 });
 

@@ -65,6 +65,7 @@ export function nucleusThreshold(weights: Float64Array, count: number, total: nu
 }
 
 function median3(a: number, b: number, c: number): number {
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: every variant returns one of a, b, c, all in the candidate range, and any of them is a valid pivot (the same threshold is found, only the number of rounds changes)
   return a > b ? (b > c ? b : a > c ? c : a) : a > c ? a : b > c ? c : b;
 }
 
