@@ -192,6 +192,61 @@ describe('generateTiled on the committed random package', { timeout: 120_000 }, 
     expect(worst).toBeLessThan(1e-3);
   });
 
+  /**
+   * The real runtime with a fault put in: the chips named in `failures` reject (after `delayMs`) instead of
+   * running; every call and the calls still in flight are recorded. ONNX cannot be made to fail for one chip,
+   * so this is the one wrapper in the file.
+   */
+  function failingRuntime(failures: Record<string, { delayMs: number }>) {
+    const started: string[] = [];
+    let inFlight = 0;
+    const wrapped: ModelRuntime = {
+      ...runtime,
+      manifest: runtime.manifest,
+      pkg: runtime.pkg,
+      async generate(request) {
+        started.push(request.chipId!);
+        inFlight += 1;
+        try {
+          const failure = failures[request.chipId!];
+          if (failure) {
+            await new Promise((resolve) => setTimeout(resolve, failure.delayMs));
+            throw new Error(`chip ${request.chipId} failed`);
+          }
+          return await runtime.generate(request);
+        } finally {
+          inFlight -= 1;
+        }
+      },
+    };
+    return { wrapped, started, inFlight: () => inFlight };
+  }
+
+  it('a failing chip fails the request: no further chip starts, none still runs when it rejects, and the first error is the one thrown', async () => {
+    const request = { outputs: ['DEM'], seed: 3, timesteps: 1 };
+    const big = mosaic(400, 300); // chips r0c0, r0c1, r1c0, r1c1
+
+    // One at a time: the second chip fails, so the third and fourth never start and only one chip is reported done.
+    const serial = failingRuntime({ r0c1: { delayMs: 0 } });
+    const done: number[] = [];
+    const serialError = await generateTiled(serial.wrapped, { ...request, inputs: { S2L2A: big }, concurrency: 1, onChip: (n) => done.push(n) }).catch((e: Error) => e);
+    expect((serialError as Error).message).toBe('chip r0c1 failed');
+    expect(serial.started).toEqual(['r0c0', 'r0c1']);
+    expect(done).toEqual([1]);
+
+    // Two at a time, both first chips failing: the one that fails first in time (r0c1) is thrown, though r0c0
+    // started first; the rejection waits for r0c0 to end, and no chip after them starts.
+    const parallel = failingRuntime({ r0c0: { delayMs: 200 }, r0c1: { delayMs: 0 } });
+    let inFlightAtRejection = -1;
+    const parallelError = await generateTiled(parallel.wrapped, { ...request, inputs: { S2L2A: big }, concurrency: 2 }).catch((e: Error) => {
+      inFlightAtRejection = parallel.inFlight();
+      return e;
+    });
+    expect((parallelError as Error).message).toBe('chip r0c1 failed');
+    expect(parallel.started).toEqual(['r0c0', 'r0c1']);
+    expect(inFlightAtRejection).toBe(0);
+  });
+
   it('refuses inputs that are missing, not co-registered, or smaller than a chip', async () => {
     const refusal = async (promise: Promise<unknown>) => {
       const error = (await promise.catch((e: unknown) => e)) as OgcError;
