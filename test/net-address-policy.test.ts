@@ -58,6 +58,81 @@ describe('addressRefusal', () => {
   });
 });
 
+describe('addressRefusal: addresses that carry or imitate another address', () => {
+  // Each message in full: the message names what the address is, so a check that fails open into a later,
+  // vaguer branch (say "non-public (ipv4Mapped)" instead of "loopback") shows here.
+  it.each([
+    // IPv4-compatible (::/96, deprecated): refused whatever IPv4 address it holds, dotted or hex.
+    ['::7f00:1', '::7f00:1 is an IPv4-compatible IPv6 address (deprecated ::/96)'],
+    ['::a00:1', '::a00:1 is an IPv4-compatible IPv6 address (deprecated ::/96)'],
+    ['::8.8.8.8', '::8.8.8.8 is an IPv4-compatible IPv6 address (deprecated ::/96)'],
+    ['::127.0.0.1', '::127.0.0.1 is an IPv4-compatible IPv6 address (deprecated ::/96)'],
+    // IPv4-mapped (::ffff:0:0/96) and IPv4-translated (::ffff:0:0:0/96): judged by the IPv4 address.
+    ['::ffff:127.0.0.1', '::ffff:127.0.0.1 is a loopback address'],
+    ['::ffff:7f00:1', '::ffff:7f00:1 is a loopback address'],
+    ['::ffff:0:a00:1', '::ffff:0:a00:1 is a private (RFC 1918) address'],
+    ['::ffff:0:7f00:1', '::ffff:0:7f00:1 is a loopback address'],
+    // NAT64 well-known prefix (RFC 6052): the IPv4 address in the last 32 bits.
+    ['64:ff9b::7f00:1', '64:ff9b::7f00:1 is a non-public (rfc6052) address: it carries 127.0.0.1, a loopback address'],
+    ['64:ff9b::a9fe:a9fe', '64:ff9b::a9fe:a9fe is a non-public (rfc6052) address: it carries 169.254.169.254, a link-local (incl. cloud metadata) address'],
+    // The local-use NAT64 prefix has no fixed layout: refused by its name.
+    ['64:ff9b:1::a00:1', '64:ff9b:1::a00:1 is a non-public (rfc6052) address'],
+    // 6to4 (RFC 3056): the IPv4 address in bits 16-47.
+    ['2002:c0a8:101::1', '2002:c0a8:101::1 is a non-public (6to4) address: it carries 192.168.1.1, a private (RFC 1918) address'],
+    ['2002:7f00:1::', '2002:7f00:1:: is a non-public (6to4) address: it carries 127.0.0.1, a loopback address'],
+    // Teredo (RFC 4380): the server in bits 32-63, the client inverted in the last 32 bits; either refuses.
+    ['2001:0:4136:e378:8000:63bf:80ff:fffe', '2001:0:4136:e378:8000:63bf:80ff:fffe is a non-public (teredo) address: it carries 127.0.0.1, a loopback address'],
+    ['2001:0:a00:1:8000:63bf:f7f7:f7f7', '2001:0:a00:1:8000:63bf:f7f7:f7f7 is a non-public (teredo) address: it carries 10.0.0.1, a private (RFC 1918) address'],
+  ])('refuses %s', (address, refusal) => {
+    expect(addressRefusal(address)).toBe(refusal);
+  });
+
+  it.each(['::ffff:8.8.8.8', '::ffff:0:808:808', '64:ff9b::808:808', '2002:808:808::1', '2001:0:4136:e378:8000:63bf:f7f7:f7f7'])(
+    'lets %s through: the IPv4 address it carries is public',
+    (address) => {
+      expect(addressRefusal(address)).toBeUndefined();
+    },
+  );
+
+  it('reads the Teredo client from the last 32 bits inverted, not as stored', () => {
+    // Stored 7f00:0001 inverts to 128.255.255.254 (public); the server 8.8.8.8 is public too.
+    expect(addressRefusal('2001:0:808:808:8000:63bf:7f00:1')).toBeUndefined();
+    // The same client stored inverted is loopback.
+    expect(addressRefusal('2001:0:808:808:8000:63bf:80ff:fffe')).toBe(
+      '2001:0:808:808:8000:63bf:80ff:fffe is a non-public (teredo) address: it carries 127.0.0.1, a loopback address',
+    );
+  });
+});
+
+describe('addressRefusal: IPv6 outside plainly public unicast', () => {
+  it.each([
+    // Outside 2000::/3, on both sides of it and at its edges.
+    ['1::1', '1::1 is outside the global unicast range 2000::/3'],
+    ['1fff:ffff::1', '1fff:ffff::1 is outside the global unicast range 2000::/3'],
+    ['4000::1', '4000::1 is outside the global unicast range 2000::/3'],
+    ['e000::1', 'e000::1 is outside the global unicast range 2000::/3'],
+    // Not IPv4-compatible: a nonzero word in the first 96 bits.
+    ['::1:0:0:1', '::1:0:0:1 is outside the global unicast range 2000::/3'],
+    ['::1:7f00:1', '::1:7f00:1 is outside the global unicast range 2000::/3'],
+    ['1::7f00:1', '1::7f00:1 is outside the global unicast range 2000::/3'],
+    // Special ranges ipaddr.js names: a known name is described, an unknown one is quoted.
+    ['fe80::1%eth0', 'fe80::1%eth0 is a link-local (incl. cloud metadata) address'],
+    ['fec0::1', 'fec0::1 is a non-public (deprecatedSiteLocal) address'],
+    ['100::1', '100::1 is a non-public (discard) address'],
+    ['2001:db8::1', '2001:db8::1 is a reserved address'],
+    ['3fff::1', '3fff::1 is a reserved address'],
+    ['2001:2::1', '2001:2::1 is a non-public (benchmarking) address'],
+    ['198.18.0.1', '198.18.0.1 is a reserved address'],
+    ['192.0.0.8', '192.0.0.8 is a reserved address'],
+  ])('refuses %s', (address, refusal) => {
+    expect(addressRefusal(address)).toBe(refusal);
+  });
+
+  it.each(['2000::1', '3fff:ffff::1', '2a00:1450:4001:80b::200e'])('lets %s through: global unicast, no special range', (address) => {
+    expect(addressRefusal(address)).toBeUndefined();
+  });
+});
+
 describe('isAllowlisted', () => {
   const url = (href: string) => new URL(href);
 
