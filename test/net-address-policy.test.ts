@@ -94,6 +94,17 @@ describe('addressRefusal: addresses that carry or imitate another address', () =
     },
   );
 
+  it('keeps the zone of a dotted form: the zone does not change what the address carries', () => {
+    expect(addressRefusal('::ffff:127.0.0.1%eth0')).toBe('::ffff:127.0.0.1%eth0 is a loopback address');
+    expect(addressRefusal('::127.0.0.1%eth0')).toBe('::127.0.0.1%eth0 is an IPv4-compatible IPv6 address (deprecated ::/96)');
+  });
+
+  it('reads the NAT64 layout only in the NAT64 prefix: ff9b as the second word elsewhere is plain unicast', () => {
+    expect(addressRefusal('2600:ff9b::7f00:1')).toBeUndefined();
+    // Inside 64:ff9b::/48 but outside the well-known /96: no embedded address, and outside 2000::/3.
+    expect(addressRefusal('64:ff9b:0:1::7f00:1')).toBe('64:ff9b:0:1::7f00:1 is outside the global unicast range 2000::/3');
+  });
+
   it('reads the Teredo client from the last 32 bits inverted, not as stored', () => {
     // Stored 7f00:0001 inverts to 128.255.255.254 (public); the server 8.8.8.8 is public too.
     expect(addressRefusal('2001:0:808:808:8000:63bf:7f00:1')).toBeUndefined();
