@@ -17,9 +17,9 @@
  * these that execute its code (perTest coverage). A new room is one line.
  *
  * generation: the parts of the chip engine where a silent bug changes pixels (lattice, blend, codec) or breaks
- * coordination (queue, input gate, leases), each with fast tests of its own; the chip key is in `keys`. The
- * rest (engine, chip cache and generator, parameters, package digest) is asserted end to end by
- * test/generation-chips.test.ts (chip accounting, determinism, keys per seed and package, cancellation,
+ * coordination (queue, input gate, leases), each with fast tests of its own; the chip key is in `keys`, the
+ * parameters in `params`. The rest (engine, chip cache and generator, package digest) is asserted end to end
+ * by test/generation-chips.test.ts (chip accounting, determinism, keys per seed and package, cancellation,
  * deadlines): two minutes of model time per run, which per mutant makes a room of hours.
  */
 export const ROOMS = {
@@ -41,6 +41,9 @@ export const ROOMS = {
   tiled: { mutate: ['src/model/tiled.ts'], tests: ['test/model-tiled.test.ts'] },
   // Cache keys: the key function and the generated chip's key (what goes into it decides which chip is served).
   keys: { mutate: ['src/cache/keys.ts', 'src/generation/chip-keys.ts'], tests: ['test/cache-*.test.ts', 'test/tiles-service.test.ts', 'test/generation-chip-keys.test.ts'] },
+  // Generation parameters and sources from every form: defaults, refusals, and the canonical spec that names
+  // virtual collections and plans.
+  params: { mutate: ['src/generation/params.ts'], tests: ['test/generation-params.test.ts'] },
   'address-policy': { mutate: ['src/net/address-policy.ts'], tests: ['test/net-*.test.ts'] },
   generation: {
     mutate: ['lattice', 'blend', 'chip-codec', 'work-queue', 'input-gate', 'leases'].map((name) => `src/generation/${name}.ts`),

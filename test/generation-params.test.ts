@@ -1,0 +1,126 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { OgcError } from '../src/errors.js';
+import { canonicalSources, canonicalSpec, parseGenerationParams, parseGenerationQuery, thinkingModalities } from '../src/generation/params.js';
+import type { GenerationSource, GenerationSpec } from '../src/generation/types.js';
+import { loadPackage } from '../src/model/manifest.js';
+
+/**
+ * Generation parameters and sources as every form gives them (ad hoc query, collections file, execute
+ * request): the defaults come from the package's manifest, bad values are 400s naming the parameter, and the
+ * canonical spec (which names virtual collections and plans) is equal exactly when the generated output is.
+ * The committed random package: defaults timesteps 10, temperature 1, top_p 0.8, top_k 0; 1000 train steps.
+ */
+const pkg = loadPackage(fileURLToPath(new URL('../models/terramind-test-random', import.meta.url)));
+const DEFAULTS = { seed: 0, timesteps: 10, temperature: 1, top_p: 0.8, top_k: 0, thinking: [] };
+const HELP =
+  'Parameters: seed (integer >= 0, default 0), timesteps (1..1000, default 10), temperature (>= 0, default 1), ' +
+  'top_p (0 < p <= 1, default 0.8), top_k (integer >= 0, default 0), thinking (LULC, NDVI).';
+
+function refusal(parse: () => unknown): string {
+  try {
+    parse();
+  } catch (error) {
+    expect(error).toBeInstanceOf(OgcError);
+    expect((error as OgcError).status).toBe(400);
+    return (error as OgcError).detail;
+  }
+  throw new Error('expected a 400');
+}
+
+describe('thinkingModalities', () => {
+  it('names the token modalities the package both generates and takes as input', () => {
+    expect(thinkingModalities(pkg)).toEqual(['LULC', 'NDVI']);
+  });
+});
+
+describe('parseGenerationQuery', () => {
+  it('gives the manifest defaults for parameters not named, and ignores other names', () => {
+    expect(parseGenerationQuery(pkg, {})).toEqual(DEFAULTS);
+    expect(parseGenerationQuery(pkg, { rescale: '0,3000', colormap: 'viridis' })).toEqual(DEFAULTS);
+  });
+
+  it('reads numbers in decimal and exponent form, with spaces around, and thinking as a comma list of any spelling', () => {
+    const query = { seed: ' 3 ', timesteps: '1e1', temperature: '.5', top_p: '1', top_k: '5', thinking: ' lulc , NDVI ' };
+    expect(parseGenerationQuery(pkg, query)).toEqual({ seed: 3, timesteps: 10, temperature: 0.5, top_p: 1, top_k: 5, thinking: ['LULC', 'NDVI'] });
+    expect(parseGenerationQuery(pkg, { seed: '1.', temperature: '2E-1' })).toEqual({ ...DEFAULTS, seed: 1, temperature: 0.2 });
+    expect(parseGenerationQuery(pkg, { temperature: '-0' }).temperature).toBe(-0);
+    expect(parseGenerationQuery(pkg, { thinking: '' }).thinking).toEqual([]);
+    expect(parseGenerationQuery(pkg, { thinking: '  ' }).thinking).toEqual([]);
+  });
+
+  it.each([
+    [{ seed: 'x' }, 'seed: Invalid input: expected number, received string'],
+    [{ seed: '0x10' }, 'seed: Invalid input: expected number, received string'],
+    [{ seed: '1e' }, 'seed: Invalid input: expected number, received string'],
+    [{ seed: '-1' }, 'seed: Too small: expected number to be >=0'],
+    [{ seed: '1.5' }, 'seed: Invalid input: expected int, received number'],
+    [{ seed: '4294967296' }, 'seed: Too big: expected number to be <=4294967295'],
+    [{ timesteps: '0' }, 'timesteps: Too small: expected number to be >=1'],
+    [{ timesteps: '1001' }, 'timesteps: Too big: expected number to be <=1000'],
+    [{ temperature: '-0.1' }, 'temperature: Too small: expected number to be >=0'],
+    [{ temperature: '101' }, 'temperature: Too big: expected number to be <=100'],
+    [{ top_p: '0' }, 'top_p: Too small: expected number to be >0'],
+    [{ top_p: '1.01' }, 'top_p: Too big: expected number to be <=1'],
+    [{ top_k: '-1' }, 'top_k: Too small: expected number to be >=0'],
+    [{ thinking: 'DEM' }, 'thinking.0: Invalid option: expected one of "LULC"|"NDVI"'],
+  ])('refuses %j with a 400 naming the parameter and listing them all', (query, problem) => {
+    expect(refusal(() => parseGenerationQuery(pkg, query))).toBe(`Invalid generation query parameters: ${problem}. ${HELP}`);
+  });
+});
+
+describe('parseGenerationParams', () => {
+  it('takes JSON values, no value as all defaults, and modality aliases in thinking', () => {
+    expect(parseGenerationParams(pkg, undefined)).toEqual(DEFAULTS);
+    expect(parseGenerationParams(pkg, null)).toEqual(DEFAULTS);
+    expect(parseGenerationParams(pkg, { seed: 9, thinking: ['ndvi', 'lulc'] })).toEqual({ ...DEFAULTS, seed: 9, thinking: ['NDVI', 'LULC'] });
+  });
+
+  it('refuses what is not an object of known parameters, saying where the parameters came from', () => {
+    expect(refusal(() => parseGenerationParams(pkg, []))).toBe(`Invalid generation parameters: value: Invalid input: expected object, received array. ${HELP}`);
+    expect(refusal(() => parseGenerationParams(pkg, { seed: 1, extra: 2 }, 'generation parameters of collection s2-dem'))).toBe(
+      `Invalid generation parameters of collection s2-dem: value: Unrecognized key: "extra". ${HELP}`,
+    );
+    expect(refusal(() => parseGenerationParams(pkg, { thinking: 'LULC' }))).toBe(`Invalid generation parameters: thinking: Invalid input: expected array, received string. ${HELP}`);
+    expect(refusal(() => parseGenerationParams(pkg, { seed: '1' }))).toBe(`Invalid generation parameters: seed: Invalid input: expected number, received string. ${HELP}`);
+    // Every problem is listed, each with its path; a name that is no modality is kept as given.
+    expect(refusal(() => parseGenerationParams(pkg, { thinking: ['rgb', 5, 'XYZ'] }))).toBe(
+      'Invalid generation parameters: thinking.0: Invalid option: expected one of "LULC"|"NDVI"; thinking.1: Invalid option: expected one of "LULC"|"NDVI"; ' +
+        `thinking.2: Invalid option: expected one of "LULC"|"NDVI". ${HELP}`,
+    );
+  });
+});
+
+describe('canonical sources and spec', () => {
+  const source = (modality: GenerationSource['modality'], href = `https://example.com/${modality}.json`, trusted = false): GenerationSource => ({ modality, href, trusted });
+  const spec = (sources: GenerationSource[], params: Partial<GenerationSpec['params']> = {}): GenerationSpec => ({ sources, params: { ...DEFAULTS, ...params } });
+
+  it('orders sources Sentinel-2 first, in the order of the modality list, without changing the caller\'s array', () => {
+    const given = [source('DEM'), source('S1RTC'), source('S2L2A'), source('LULC')];
+    expect(canonicalSources(given).map((s) => s.modality)).toEqual(['S2L2A', 'S1RTC', 'DEM', 'LULC']);
+    expect(given.map((s) => s.modality)).toEqual(['DEM', 'S1RTC', 'S2L2A', 'LULC']);
+  });
+
+  it('refuses a modality given twice', () => {
+    expect(refusal(() => canonicalSources([source('S2L2A'), source('DEM'), source('S2L2A', 'https://example.com/other.json')]))).toBe(
+      'Source modality S2L2A is given twice; give each modality once.',
+    );
+  });
+
+  it('is the same text for the same sources in any order and whoever named them, and differs when anything generated differs', () => {
+    const base = canonicalSpec(spec([source('S2L2A'), source('S1RTC')]));
+    expect(base).toBe(
+      JSON.stringify({ sources: [['S2L2A', 'https://example.com/S2L2A.json'], ['S1RTC', 'https://example.com/S1RTC.json']], params: [0, 10, 1, 0.8, 0, []] }),
+    );
+    expect(canonicalSpec(spec([source('S1RTC', undefined, true), source('S2L2A')]))).toBe(base);
+    const variants = [
+      canonicalSpec(spec([source('S2L2A')])),
+      canonicalSpec(spec([source('S2L2A'), source('S1RTC', 'https://example.com/other.json')])),
+      canonicalSpec(spec([source('S2L2A'), source('S1GRD', 'https://example.com/S1RTC.json')])),
+      ...(['seed', 'timesteps', 'temperature', 'top_p', 'top_k'] as const).map((name) => canonicalSpec(spec([source('S2L2A'), source('S1RTC')], { [name]: 0.5 }))),
+      canonicalSpec(spec([source('S2L2A'), source('S1RTC')], { thinking: ['LULC'] })),
+      canonicalSpec(spec([source('S2L2A'), source('S1RTC')], { thinking: ['LULC', 'NDVI'] })),
+    ];
+    expect(new Set([base, ...variants]).size).toBe(variants.length + 1);
+  });
+});
