@@ -17,8 +17,8 @@
  * these that execute its code (perTest coverage). A new room is one line.
  *
  * generation: the parts of the chip engine where a silent bug changes pixels (lattice, blend, codec) or breaks
- * coordination (queue, input gate, leases), each with fast tests of its own; the chip key is in `keys`, the
- * parameters in `params`. The rest (engine, chip cache and generator, package digest) is asserted end to end
+ * coordination (queue, input gate, leases), each with fast tests of its own; the chip key and package digest
+ * are in `keys`, the parameters in `params`. The rest (engine, chip cache and generator) is asserted end to end
  * by test/generation-chips.test.ts (chip accounting, determinism, keys per seed and package, cancellation,
  * deadlines): two minutes of model time per run, which per mutant makes a room of hours.
  */
@@ -39,8 +39,12 @@ export const ROOMS = {
     tests: ['test/model-units.test.ts', 'test/model-ddim.test.ts'],
   },
   tiled: { mutate: ['src/model/tiled.ts'], tests: ['test/model-tiled.test.ts'] },
-  // Cache keys: the key function and the generated chip's key (what goes into it decides which chip is served).
-  keys: { mutate: ['src/cache/keys.ts', 'src/generation/chip-keys.ts'], tests: ['test/cache-*.test.ts', 'test/tiles-service.test.ts', 'test/generation-chip-keys.test.ts'] },
+  // Cache keys: the key function, the generated chip's key and the package digest in it (what goes into a chip key
+  // decides which chip is served).
+  keys: {
+    mutate: ['src/cache/keys.ts', 'src/generation/chip-keys.ts', 'src/generation/package-digest.ts'],
+    tests: ['test/cache-*.test.ts', 'test/tiles-service.test.ts', 'test/generation-chip-keys.test.ts', 'test/generation-package-digest.test.ts'],
+  },
   // Generation parameters and sources from every form: defaults, refusals, and the canonical spec that names
   // virtual collections and plans.
   params: { mutate: ['src/generation/params.ts'], tests: ['test/generation-params.test.ts'] },
