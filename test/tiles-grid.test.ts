@@ -157,6 +157,16 @@ describe('tileMatrixSetLimits', () => {
     expect(matrixLimits(matrix, [-200, -100, 200, 100])).toEqual({ tileMatrix: '1', minTileRow: 0, maxTileRow: 1, minTileCol: 0, maxTileCol: 3 });
   });
 
+  it('are remembered per bbox: two bboxes whose numbers run together alike get their own limits', () => {
+    // "1 23 45 67" and "12 3 45 67" are the same digits: a memo key that joined them without a separator mixed them up.
+    const a = tileMatrixSetLimits(crs84, [1, 23, 45, 67], 3)[3];
+    const b = tileMatrixSetLimits(crs84, [12, 3, 45, 67], 3)[3];
+    // Level 3: 22.5-degree tiles, columns from -180, rows from 90; east 45 ends on a column edge. South 23 is in
+    // row 2 ((90 - 23) / 22.5 = 2.98), south 3 in row 3 (3.87).
+    expect(a).toEqual({ tileMatrix: '3', minTileCol: 8, maxTileCol: 9, minTileRow: 1, maxTileRow: 2 });
+    expect(b).toEqual({ tileMatrix: '3', minTileCol: 8, maxTileCol: 9, minTileRow: 1, maxTileRow: 3 });
+  });
+
   it('clamp to the matrix for a world bbox and stop at the last level of the set', () => {
     const limits = tileMatrixSetLimits(webMercator, [-180, -90, 180, 90], 40);
     expect(limits).toHaveLength(25);
