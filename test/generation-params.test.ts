@@ -1,9 +1,10 @@
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { OgcError } from '../src/errors.js';
-import { canonicalSources, canonicalSpec, parseGenerationParams, parseGenerationQuery, thinkingModalities } from '../src/generation/params.js';
+import { canonicalSources, canonicalSpec, generationParamsSchema, parseGenerationParams, parseGenerationQuery, thinkingModalities } from '../src/generation/params.js';
 import type { GenerationSource, GenerationSpec } from '../src/generation/types.js';
-import { loadPackage } from '../src/model/manifest.js';
+import { loadPackage, type ModelPackage } from '../src/model/manifest.js';
 
 /**
  * Generation parameters and sources as every form gives them (ad hoc query, collections file, execute
@@ -11,7 +12,13 @@ import { loadPackage } from '../src/model/manifest.js';
  * canonical spec (which names virtual collections and plans) is equal exactly when the generated output is.
  * The committed random package: defaults timesteps 10, temperature 1, top_p 0.8, top_k 0; 1000 train steps.
  */
-const pkg = loadPackage(fileURLToPath(new URL('../models/terramind-test-random', import.meta.url)));
+const PACKAGE_DIR = fileURLToPath(new URL('../models/terramind-test-random', import.meta.url));
+// The schema is built once per package object and kept: a fresh object per test, so that under mutation
+// testing (every mutant reruns these tests in one process) no test reads a schema built by earlier code.
+let pkg: ModelPackage;
+beforeEach(() => {
+  pkg = loadPackage(PACKAGE_DIR);
+});
 const DEFAULTS = { seed: 0, timesteps: 10, temperature: 1, top_p: 0.8, top_k: 0, thinking: [] };
 const HELP =
   'Parameters: seed (integer >= 0, default 0), timesteps (1..1000, default 10), temperature (>= 0, default 1), ' +
@@ -34,6 +41,48 @@ describe('thinkingModalities', () => {
   });
 });
 
+describe('the parameter schema', () => {
+  it('is published as this JSON Schema (process descriptions, OpenAPI): defaults, limits and descriptions', () => {
+    expect(z.toJSONSchema(generationParamsSchema(pkg), { io: 'input', target: 'openapi-3.0' })).toEqual({
+      type: 'object',
+      properties: {
+        seed: { default: 0, description: 'Random seed; the same seed gives the same output', type: 'integer', minimum: 0, maximum: 4294967295 },
+        timesteps: { default: 10, description: 'Diffusion (DDIM) steps of the pixel decoders', type: 'integer', minimum: 1, maximum: 1000 },
+        temperature: { default: 1, description: 'Sampling temperature (0 = most likely token)', type: 'number', minimum: 0, maximum: 100 },
+        top_p: { default: 0.8, description: 'Nucleus sampling mass', type: 'number', minimum: 0, exclusiveMinimum: true, maximum: 1 },
+        top_k: { default: 0, description: 'Top-k sampling (0 = off)', type: 'integer', minimum: 0, maximum: 1000000 },
+        thinking: {
+          default: [],
+          description: 'Thinking-in-Modalities: generate these first and condition on them (LULC, NDVI)',
+          type: 'array',
+          items: { type: 'string', enum: ['LULC', 'NDVI'] },
+        },
+      },
+      additionalProperties: false,
+    });
+  });
+
+  it('is built once per package', () => {
+    expect(generationParamsSchema(pkg)).toBe(generationParamsSchema(pkg));
+  });
+
+  it('for a package that can think in no modality, takes no thinking and says so', () => {
+    const unthinking: ModelPackage = { ...pkg, inputs: pkg.inputs.filter((id) => id !== 'LULC' && id !== 'NDVI') };
+    expect(thinkingModalities(unthinking)).toEqual([]);
+    expect(z.toJSONSchema(generationParamsSchema(unthinking), { io: 'input', target: 'openapi-3.0' }).properties!.thinking).toEqual({
+      default: [],
+      description: 'Thinking-in-Modalities: generate these first and condition on them (none)',
+      maxItems: 0,
+      type: 'array',
+      items: { type: 'string' },
+    });
+    expect(parseGenerationQuery(unthinking, { seed: '2' })).toEqual({ ...DEFAULTS, seed: 2 });
+    expect(refusal(() => parseGenerationQuery(unthinking, { thinking: 'LULC' }))).toBe(
+      `Invalid generation query parameters: thinking: this model cannot think in any modality. ${HELP.replace('thinking (LULC, NDVI)', 'thinking (none)')}`,
+    );
+  });
+});
+
 describe('parseGenerationQuery', () => {
   it('gives the manifest defaults for parameters not named, and ignores other names', () => {
     expect(parseGenerationQuery(pkg, {})).toEqual(DEFAULTS);
@@ -44,6 +93,7 @@ describe('parseGenerationQuery', () => {
     const query = { seed: ' 3 ', timesteps: '1e1', temperature: '.5', top_p: '1', top_k: '5', thinking: ' lulc , NDVI ' };
     expect(parseGenerationQuery(pkg, query)).toEqual({ seed: 3, timesteps: 10, temperature: 0.5, top_p: 1, top_k: 5, thinking: ['LULC', 'NDVI'] });
     expect(parseGenerationQuery(pkg, { seed: '1.', temperature: '2E-1' })).toEqual({ ...DEFAULTS, seed: 1, temperature: 0.2 });
+    expect(parseGenerationQuery(pkg, { timesteps: '1e2', top_p: '.55', temperature: '-.0' })).toEqual({ ...DEFAULTS, timesteps: 100, top_p: 0.55, temperature: -0 });
     expect(parseGenerationQuery(pkg, { temperature: '-0' }).temperature).toBe(-0);
     expect(parseGenerationQuery(pkg, { thinking: '' }).thinking).toEqual([]);
     expect(parseGenerationQuery(pkg, { thinking: '  ' }).thinking).toEqual([]);
