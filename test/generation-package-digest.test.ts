@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -78,6 +78,15 @@ describe('packageDigest', () => {
     mkdirSync(join(withFolder, 'build'));
     writeFileSync(join(withFolder, 'build', 'log.txt'), 'not part of the package');
     expect(packageDigest(pkgAt(withFolder))).toBe(base);
+  });
+
+  it('closes every file it opens (it runs at each start-up, over packages of many files)', () => {
+    const dir = folder('fds', FILES);
+    // packageDigest is synchronous: nothing else in this process opens or closes a file between the two counts.
+    const open = () => readdirSync('/proc/self/fd').length;
+    const before = open();
+    packageDigest(pkgAt(dir));
+    expect(open()).toBe(before);
   });
 
   it('hashes a file of up to 64 MiB whole: a byte in its middle counts', () => {
