@@ -1,10 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { OgcError } from '../src/errors.js';
 import { canonicalSources, canonicalSpec, generationParamsSchema, parseGenerationParams, parseGenerationQuery, thinkingModalities } from '../src/generation/params.js';
 import type { GenerationSource, GenerationSpec } from '../src/generation/types.js';
 import { loadPackage, type ModelPackage } from '../src/model/manifest.js';
+import { badRequestOf } from './helpers/expect-error.js';
 
 /**
  * Generation parameters and sources as every form gives them (ad hoc query, collections file, execute
@@ -24,16 +24,9 @@ const HELP =
   'Parameters: seed (integer >= 0, default 0), timesteps (1..1000, default 10), temperature (>= 0, default 1), ' +
   'top_p (0 < p <= 1, default 0.8), top_k (integer >= 0, default 0), thinking (LULC, NDVI).';
 
-function refusal(parse: () => unknown): string {
-  try {
-    parse();
-  } catch (error) {
-    expect(error).toBeInstanceOf(OgcError);
-    expect((error as OgcError).status).toBe(400);
-    return (error as OgcError).detail;
-  }
-  throw new Error('expected a 400');
-}
+/** The message of the 400 that `parse` throws. */
+const refusal = (parse: () => unknown): string => badRequestOf(parse).detail;
+const JSON_SCHEMA_OPTIONS = { io: 'input', target: 'openapi-3.0' } as const;
 
 describe('thinkingModalities', () => {
   it('names the token modalities the package both generates and takes as input', () => {
@@ -43,7 +36,7 @@ describe('thinkingModalities', () => {
 
 describe('the parameter schema', () => {
   it('is published as this JSON Schema (process descriptions, OpenAPI): defaults, limits and descriptions', () => {
-    expect(z.toJSONSchema(generationParamsSchema(pkg), { io: 'input', target: 'openapi-3.0' })).toEqual({
+    expect(z.toJSONSchema(generationParamsSchema(pkg), JSON_SCHEMA_OPTIONS)).toEqual({
       type: 'object',
       properties: {
         seed: { default: 0, description: 'Random seed; the same seed gives the same output', type: 'integer', minimum: 0, maximum: 4294967295 },
@@ -69,7 +62,7 @@ describe('the parameter schema', () => {
   it('for a package that can think in no modality, takes no thinking and says so', () => {
     const unthinking: ModelPackage = { ...pkg, inputs: pkg.inputs.filter((id) => id !== 'LULC' && id !== 'NDVI') };
     expect(thinkingModalities(unthinking)).toEqual([]);
-    expect(z.toJSONSchema(generationParamsSchema(unthinking), { io: 'input', target: 'openapi-3.0' }).properties!.thinking).toEqual({
+    expect(z.toJSONSchema(generationParamsSchema(unthinking), JSON_SCHEMA_OPTIONS).properties!.thinking).toEqual({
       default: [],
       description: 'Thinking-in-Modalities: generate these first and condition on them (none)',
       maxItems: 0,

@@ -202,8 +202,6 @@ describe('generateTiled on the committed random package', { timeout: 120_000 }, 
     let inFlight = 0;
     const wrapped: ModelRuntime = {
       ...runtime,
-      manifest: runtime.manifest,
-      pkg: runtime.pkg,
       async generate(request) {
         started.push(request.chipId!);
         inFlight += 1;
