@@ -87,6 +87,7 @@ describe('parseGenerationQuery', () => {
     expect(parseGenerationQuery(pkg, query)).toEqual({ seed: 3, timesteps: 10, temperature: 0.5, top_p: 1, top_k: 5, thinking: ['LULC', 'NDVI'] });
     expect(parseGenerationQuery(pkg, { seed: '1.', temperature: '2E-1' })).toEqual({ ...DEFAULTS, seed: 1, temperature: 0.2 });
     expect(parseGenerationQuery(pkg, { timesteps: '1e2', top_p: '.55', temperature: '-.0' })).toEqual({ ...DEFAULTS, timesteps: 100, top_p: 0.55, temperature: -0 });
+    expect(parseGenerationQuery(pkg, { seed: '1e+09', temperature: '25e-10' })).toEqual({ ...DEFAULTS, seed: 1e9, temperature: 2.5e-9 });
     expect(parseGenerationQuery(pkg, { temperature: '-0' }).temperature).toBe(-0);
     expect(parseGenerationQuery(pkg, { thinking: '' }).thinking).toEqual([]);
     expect(parseGenerationQuery(pkg, { thinking: '  ' }).thinking).toEqual([]);
