@@ -97,6 +97,8 @@ describe('STAC items that cannot be read: exact 400s', () => {
     const assets = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`a${i}`, { href: '' }]));
     const detail = badRequestOf(() => parseStacItem(item(assets))).detail;
     expect(detail).toMatch(/^Not a usable STAC Item: assets\.a0\.href: href must not be empty; .*assets\.a7\.href: href must not be empty \(and 2 more\)$/);
+    const eight = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`a${i}`, { href: '' }]));
+    expect(badRequestOf(() => parseStacItem(item(eight))).detail).toMatch(/assets\.a7\.href: href must not be empty$/);
     expect(badRequestOf(() => parseStacItem(item({}, {}, { id: '' }))).detail).toBe('Not a usable STAC Item: id: id must not be empty');
     expect(badRequestOf(() => parseStacItem(item({}, {}, { bbox: [1, 2, 3] }))).detail).toBe('Not a usable STAC Item: bbox: bbox must have 4 or 6 numbers');
   });
@@ -115,6 +117,12 @@ describe('STAC items that cannot be read: exact 400s', () => {
     expect(badRequestOf(() => parseStacItem(item({ a: asset() }, { 'proj:code': 'OGC:CRS84' }))).detail).toBe(
       'properties: proj:code "OGC:CRS84" is not an EPSG code; only EPSG:n is supported',
     );
+    // The whole code is EPSG:n, not a text that starts or ends like one.
+    for (const code of ['EPSG:32634 (UTM 34N)', 'IAU_2015:EPSG:4326']) {
+      expect(badRequestOf(() => parseStacItem(item({ a: asset() }, { 'proj:code': code }))).detail).toBe(
+        `properties: proj:code "${code}" is not an EPSG code; only EPSG:n is supported`,
+      );
+    }
   });
 
   it('picks from collections by id or index and says exactly what went wrong', () => {
@@ -135,6 +143,8 @@ describe('STAC items that cannot be read: exact 400s', () => {
     expect(badRequestOf(() => pickStacItem(features[0], { id: 'two' })).detail).toBe('The STAC Item\'s id is "one", not "two"');
     expect(pickStacItem(features[0], { id: 'one' })).toBe(features[0]);
     expect(pickStacItem(features[0], { index: 3 })).toBe(features[0]);
+    // A document of JSON null is neither a collection nor an item; parseStacItem says so.
+    expect(pickStacItem(null)).toBeNull();
   });
 });
 
@@ -209,8 +219,8 @@ describe('choosing assets and bands', () => {
   });
 
   it('describes the assets it found with their band names (unless the one band is named like the asset)', () => {
-    const json = item({ vv: asset({ bands: [{ name: 'vv' }] }), pair: asset({ bands: [{ name: 'x' }, { 'eo:common_name': 'y' }] }), thumb: asset({ roles: ['thumbnail'] }) });
-    expect(badRequestOf(() => resolveModalitySource(json, URL_, 'S1RTC')).detail).toBe('Item "it" lacks band vh needed for S1RTC; assets found: vv, pair (x,y)');
+    const json = item({ vv: asset({ bands: [{ name: 'vv' }] }), pair: asset({ bands: [{ name: 'x' }, { 'eo:common_name': 'y' }] }), bare: asset(), thumb: asset({ roles: ['thumbnail'] }) });
+    expect(badRequestOf(() => resolveModalitySource(json, URL_, 'S1RTC')).detail).toBe('Item "it" lacks band vh needed for S1RTC; assets found: vv, pair (x,y), bare');
   });
 
   it('S2RGB: the visual/tci/rgb asset (not JPEG 2000), else the visual role, else red+green+blue bands; R, G, B by name', () => {
@@ -371,7 +381,10 @@ describe('value conventions', () => {
     expect(s1({ data_type: 'float32' })).toMatchObject({ scale: 1, offset: 0, valueTransform: 'linear-to-db' });
     expect(s1({})).toMatchObject({ valueTransform: 'linear-to-db' });
     expect('nodata' in s1({})).toBe(false);
-    for (const type of ['uint16', 'int16', 'UInt8']) {
+    expect(s1({ unit: 'dB', data_type: 'uint16' })).toMatchObject({ scale: 1, offset: 0 });
+    expect('valueTransform' in s1({ unit: 'dB', data_type: 'uint16' })).toBe(false);
+    expect(s1({ data_type: 'float64' })).toMatchObject({ valueTransform: 'linear-to-db' });
+    for (const type of ['int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'UInt8']) {
       expect(badRequestOf(() => s1({ data_type: type })).detail).toBe(
         `Item "it": asset "vv" holds ${type} Sentinel-1 GRD amplitude numbers, not calibrated backscatter; use a Sentinel-1 RTC item (e.g. Planetary Computer sentinel-1-rtc)`,
       );
@@ -383,6 +396,7 @@ describe('value conventions', () => {
       resolveModalitySource(item({ map: asset(fields) }, {}, extra), URL_, 'LULC').bands[0]!;
     expect(lulc({}, { collection: 'IO-LULC-annual' })).toMatchObject({ scale: 1, offset: 0, valueTransform: 'esri-lulc-to-terramind' });
     expect(lulc({ 'file:values': [{ values: [11] }] }).valueTransform).toBe('esri-lulc-to-terramind');
+    expect('valueTransform' in lulc({ 'classification:classes': [{ value: 9 }] }, { collection: 'my-io-lulc-in-terramind-classes' })).toBe(false);
     expect(lulc({ 'classification:classes': [{ value: 10 }] }).valueTransform).toBe('esri-lulc-to-terramind');
     expect(lulc({ 'classification:classes': [{ value: 9 }], bands: [{ nodata: 0 }] })).toEqual({
       band: 'class', href: 'https://data.example.com/a.tif', bandIndex: 1, scale: 1, offset: 0, nodata: 0, assetKey: 'map',
@@ -406,6 +420,9 @@ describe('what can be read, and the resolved source', () => {
     expect(badRequestOf(dem({ href: 'https://d.example.com/a.JP2', type: undefined })).detail).toMatch(/is JPEG 2000/);
     // A signed URL keeps its extension before the query string; a .jp2 in the middle of a name is not the format.
     expect(badRequestOf(dem({ href: 'https://d.example.com/a.jp2?st=2024-01-01&sig=x', type: undefined })).detail).toMatch(/is JPEG 2000/);
+    expect(badRequestOf(dem({ href: 'tiles/a.jp2?token=abc', type: undefined })).detail).toBe(
+      'Item "it": asset "dem" is JPEG 2000 (tiles/a.jp2?token=abc); only GeoTIFF/COG assets can be read',
+    );
     expect(resolveModalitySource(item({ dem: asset({ href: 'https://d.example.com/a.jp2.tif', type: undefined }) }), URL_, 'DEM').bands).toHaveLength(1);
     expect(badRequestOf(dem({ type: 'image/png' })).detail).toBe('Item "it": asset "dem" has media type "image/png", not a GeoTIFF');
     expect(resolveModalitySource(item({ dem: asset({ type: undefined }) }), URL_, 'DEM').bands).toHaveLength(1);
@@ -438,6 +455,7 @@ describe('what can be read, and the resolved source', () => {
     expect(resolveModalitySource(features, `${URL_}#2`, 'DEM').id).toBe('x');
     expect(resolveModalitySource(fc, `${URL_}#b%20c`, 'DEM').id).toBe('b c');
     expect(resolveModalitySource(features[2], `${URL_}#1`, 'DEM').id).toBe('x');
+    expect(resolveModalitySource(features[2], `${URL_}#B04`, 'DEM').id).toBe('x');
     expect(badRequestOf(() => resolveModalitySource(features, `${URL_}#`, 'DEM')).detail).toMatch(/^The collection holds 3 items/);
     // Only a fragment of digits alone is an index; anything else is an id.
     for (const hash of ['1x', 'x1', '12a']) {

@@ -20,12 +20,7 @@ const REQUESTER_PAYS = new Set(['sentinel-s2-l1c', 'sentinel-s2-l2a', 'sentinel-
  * becomes https. file:// is kept only for items that were themselves read from file:// (operator config).
  */
 export function resolveHref(href: string, itemUrl: string, assetKey = 'asset'): string {
-  let base: URL | undefined;
-  try {
-    base = new URL(itemUrl);
-  } catch {
-    base = undefined;
-  }
+  const base = URL.canParse(itemUrl) ? new URL(itemUrl) : undefined;
   let url: URL;
   try {
     url = base ? new URL(href, base) : new URL(href);

@@ -76,6 +76,9 @@ function s2Conversion(item: StacItem, match: BandMatch): Conversion {
   return { scale: 1, offset: modern ? 0 : S2_MODEL_OFFSET, nodata };
 }
 
+/** The integer `data_type` values of the STAC raster extension. */
+const INTEGER_DATA_TYPES = new Set(['int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64']);
+
 /**
  * Sentinel-1 backscatter -> dB. Bands declaring unit dB pass through; float bands otherwise are linear power
  * (Planetary Computer sentinel-1-rtc) and get 'linear-to-db'; integer bands are GRD amplitude DNs, which
@@ -84,8 +87,8 @@ function s2Conversion(item: StacItem, match: BandMatch): Conversion {
 function s1Conversion(item: StacItem, match: BandMatch): Conversion {
   const band = match.stacBand ?? {};
   const base = { scale: band.scale ?? 1, offset: band.offset ?? 0, ...(band.nodata !== undefined ? { nodata: band.nodata } : {}) };
-  if (band.unit && /^db$/i.test(band.unit)) return base;
-  if (band.dataType && /^u?int/i.test(band.dataType)) {
+  if (band.unit?.toLowerCase() === 'db') return base;
+  if (band.dataType && INTEGER_DATA_TYPES.has(band.dataType.toLowerCase())) {
     throw badRequest(
       `Item "${item.id}": asset "${match.asset.key}" holds ${band.dataType} Sentinel-1 GRD amplitude numbers, not calibrated backscatter; use a Sentinel-1 RTC item (e.g. Planetary Computer sentinel-1-rtc)`,
     );
