@@ -65,16 +65,19 @@ export class ChipCache {
 
   /**
    * Produces a missing chip under the cross-instance lease: generates it here, or waits (bounded) for the instance
-   * that holds the lease, then generates it anyway. Stores the encoded chip before returning.
+   * that holds the lease, then generates it anyway. Stores the encoded chip before returning. A lease this
+   * instance took is released however the generation ends, so no other instance waits for a chip that is not
+   * coming; a lease it could not take (the store failed) is never written over, as it may be another's.
    */
   async produce(key: string, generate: () => Promise<ChipValues>): Promise<{ values: ChipValues; origin: ChipOrigin }> {
-    let leased = true;
+    // true: ours; false: another instance holds it; undefined: the lease store failed, so generate without one.
+    let leased: boolean | undefined;
     try {
       leased = await this.leases.acquire(key);
     } catch (error) {
       this.logger?.warn({ err: error, key }, 'chip lease failed; generating without one');
     }
-    if (!leased) {
+    if (leased === false) {
       const deadline = Date.now() + this.options.leaseWaitMs;
       while (Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, this.options.pollMs));
@@ -83,22 +86,38 @@ export class ChipCache {
         if (!(await this.leases.heldByOther(key).catch(() => false))) break;
       }
     }
+    const release = () => (leased ? this.release(key) : Promise.resolve());
     // The other instance may have stored the chip and released its lease between our lookups (or before we took
     // the lease): one more look costs a GET, a second generation costs model time.
     const meanwhile = await this.load(key);
     if (meanwhile) {
-      if (leased) await this.leases.release(key).catch(() => undefined);
+      await release();
       return { values: meanwhile, origin: 'peer' };
     }
-    const bytes = encodeChip(await generate());
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeChip(await generate());
+    } catch (error) {
+      await release();
+      throw error;
+    }
     const values = this.remember(key, decodeChip(bytes));
     try {
       await this.store.put(key, { body: bytes, contentType: CONTENT_TYPE, etag: etagOf(bytes) });
-      if (leased) await this.leases.release(key);
     } catch (error) {
       this.logger?.warn({ err: error, key, store: this.store.kind }, 'chip store put failed; serving uncached');
     }
+    await release();
     return { values, origin: 'generated' };
+  }
+
+  /** Releases our lease; a release that fails leaves it to expire at its TTL, which only delays other instances. */
+  private async release(key: string): Promise<void> {
+    try {
+      await this.leases.release(key);
+    } catch (error) {
+      this.logger?.warn({ err: error, key, store: this.store.kind }, 'chip lease release failed; it expires at its TTL');
+    }
   }
 
   private remember(key: string, values: ChipValues): ChipValues {
