@@ -152,7 +152,10 @@ export function createChipEngine(options: ChipEngineOptions): LocalChipEngine {
   }
 
   function plan(spec: GenerationSpec, signal?: AbortSignal): Promise<GenerationPlan> {
-    const key = `${spec.sources.map((s) => (s.trusted ? 't' : 'u')).join('')} ${canonicalSpec(spec)}`;
+    // Trust is each source's own, so it is listed in the sources' canonical order, as canonicalSpec lists them: in
+    // the order given, [DEM trusted, S2 not] and [S2 trusted, DEM not] read alike and shared one plan.
+    const trust = canonicalSources(spec.sources).map((s) => (s.trusted ? 't' : 'u')).join('');
+    const key = `${trust} ${canonicalSpec(spec)}`;
     let pending = plans.get(key);
     if (!pending) {
       pending = makePlan(spec);
