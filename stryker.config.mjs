@@ -18,9 +18,10 @@
  *
  * generation: the parts of the chip engine where a silent bug changes pixels (lattice, blend, codec) or breaks
  * coordination (queue, input gate, leases), each with fast tests of its own; the chip key and package digest
- * are in `keys`, the parameters in `params`. The rest (engine, chip cache and generator) is asserted end to end
- * by test/generation-chips.test.ts (chip accounting, determinism, keys per seed and package, cancellation,
- * deadlines): two minutes of model time per run, which per mutant makes a room of hours.
+ * are in `keys`, the parameters in `params`.
+ * engine: the orchestration (plans, reads, chip cache, chip generator) with its own tests on the real runtime over
+ * one-step chips, about 15 s a run; not the end-to-end tests through HTTP (test/generation-chips.test.ts, minutes
+ * of model time per run).
  */
 export const ROOMS = {
   grid: { mutate: ['src/grid/**/*.ts'], tests: ['test/tiles-grid.test.ts', 'test/ogc-errors.test.ts', 'test/tiles-service.test.ts'] },
@@ -49,6 +50,10 @@ export const ROOMS = {
   // virtual collections and plans.
   params: { mutate: ['src/generation/params.ts'], tests: ['test/generation-params.test.ts'] },
   'address-policy': { mutate: ['src/net/address-policy.ts'], tests: ['test/net-*.test.ts'] },
+  engine: {
+    mutate: ['engine', 'chip-cache', 'chip-generator'].map((name) => `src/generation/${name}.ts`),
+    tests: ['test/generation-engine.test.ts', 'test/generation-chip-cache.test.ts', 'test/generation-chip-generator.test.ts'],
+  },
   generation: {
     mutate: ['lattice', 'blend', 'chip-codec', 'work-queue', 'input-gate', 'leases'].map((name) => `src/generation/${name}.ts`),
     tests: ['test/generation-units.test.ts', 'test/generation-codec-layout.test.ts', 'test/generation-input-gate.test.ts', 'test/cache-conditional.test.ts', 'test/model-tiled.test.ts'],
