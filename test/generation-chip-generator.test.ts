@@ -167,6 +167,20 @@ describe('generating a chip', () => {
     expectSameValues([chip.mask], [a.mask], 'mask');
   });
 
+  it('reads its inputs under the caller\'s signal', async () => {
+    const signals: (AbortSignal | undefined)[] = [];
+    const observed = (reader: ModalityReader): ModalityReader => ({
+      ...reader,
+      read: (target, options) => {
+        signals.push(options?.signal);
+        return reader.read(target, options);
+      },
+    });
+    const controller = new AbortController();
+    await readChipInputs([{ modality: 'S2L2A', reader: observed(s2) }, { modality: 'DEM', reader: observed(dem) }], chipGrid(lattice, FAR_CHIP), controller.signal);
+    expect(signals).toEqual([controller.signal, controller.signal]);
+  });
+
   it('never runs the model for a chip without any valid input pixel: it comes back fully masked, all planes zero', async () => {
     const before = runs.length;
     const stages: unknown[] = [];

@@ -1,5 +1,6 @@
+import { getEventListeners } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +13,7 @@ import { WindowBlender } from '../src/generation/blend.js';
 import { decodeChip, encodeChip } from '../src/generation/chip-codec.js';
 import { generateChip } from '../src/generation/chip-generator.js';
 import { createChipEngine, type ChipEngineSettings, type ReadOrigin, type SourceOpening } from '../src/generation/engine.js';
-import { chipsCovering, windowGrid, type LatticeWindow } from '../src/generation/lattice.js';
+import { chipsCovering, latticeWindow, windowGrid, type LatticeWindow } from '../src/generation/lattice.js';
 import { parseGenerationQuery } from '../src/generation/params.js';
 import type { ChipProgress, GenerationParams, GenerationPlan, GenerationSource } from '../src/generation/types.js';
 import type { Modality } from '../src/modalities.js';
@@ -50,9 +51,19 @@ let dir: string;
 let params: GenerationParams;
 const s2File = pathToFileURL(join(FIXTURES, 'terramind-examples/S2L2A', EXAMPLE)).href;
 let s2Http: string;
-/** The DEM's eastern 56 columns (lattice columns [61898, 61954): chips i = 322 only), and the DEM 50 km east. */
+/** The DEM's eastern 56 columns (lattice columns [61898, 61954): chips i = 322 only). */
 let eastDem: string;
+/**
+ * DEM crops whose footprint edges fall exactly on chip edges once the CRS84 round trip has widened them by a
+ * fraction of a pixel: `touching` spans lattice columns [61730, 61823) and rows [962337, 962495), so its footprint
+ * [61729, 61824) x [962336, 962496) only touches chips i = 322, j = 5011 and j = 5013; `westTouching` starts at
+ * column 61857, so its footprint starts at 61856, where chip i = 321 ends.
+ */
+let touchingDem: string;
+let westTouchingDem: string;
+/** The DEM 50 km east and 50 km north: no overlap with the S2 chip. */
 let farDem: string;
+let northDem: string;
 
 beforeAll(async () => {
   runtime = createModelRuntime(loadConfig({ LOG_LEVEL: 'silent' }));
@@ -62,8 +73,12 @@ beforeAll(async () => {
   opener = createSourceOpener({ fetch: createGuardedFetch({ allowHosts: [new URL(fixtures.url).host], timeoutMs: 10_000, maxBytes: 64 * 1024 * 1024, allowFileUrls: false }) });
   dir = mkdtempSync(join(tmpdir(), 'tmogc-engine-'));
   const dem = await readGeoTiffRaster(join(FIXTURES, 'terramind-examples/DEM', EXAMPLE), 'DEM');
-  eastDem = writeRaster('east.tif', crop(dem, 168));
-  farDem = writeRaster('far.tif', { ...dem, transform: [dem.transform[0], 0, dem.transform[2] + 50_000, 0, dem.transform[4], dem.transform[5]] });
+  eastDem = writeRaster('east.tif', crop(dem, { col0: 168 }));
+  touchingDem = writeRaster('touching.tif', crop(dem, { col1: 93, row0: 14, row1: 172 }));
+  westTouchingDem = writeRaster('west-touching.tif', crop(dem, { col0: 127 }));
+  const [a, , c, , e, f] = dem.transform;
+  farDem = writeRaster('far.tif', { ...dem, transform: [a, 0, c + 50_000, 0, e, f] });
+  northDem = writeRaster('north.tif', { ...dem, transform: [a, 0, c, 0, e, f + 50_000] });
 });
 
 afterAll(async () => {
@@ -73,16 +88,16 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** The raster's columns from `col0` to its east edge. */
-function crop(raster: Raster, col0: number): Raster {
-  const width = raster.width - col0;
-  const take = (values: Float32Array | Uint8Array) => {
-    const out = new (values.constructor as Float32ArrayConstructor)(width * raster.height);
-    for (let row = 0; row < raster.height; row += 1) out.set(values.subarray(row * raster.width + col0, (row + 1) * raster.width), row * width);
+/** The raster's pixels in columns [col0, col1) and rows [row0, row1) (rows from the north). */
+function crop(raster: Raster, { col0 = 0, col1 = raster.width, row0 = 0, row1 = raster.height }: Partial<LatticeWindow>): Raster {
+  const [width, height] = [col1 - col0, row1 - row0];
+  const take = <T extends Float32Array | Uint8Array>(values: T): T => {
+    const out = new (values.constructor as new (n: number) => T)(width * height);
+    for (let row = 0; row < height; row += 1) out.set(values.subarray((row0 + row) * raster.width + col0, (row0 + row) * raster.width + col1), row * width);
     return out;
   };
   const [a, b, c, d, e, f] = raster.transform;
-  return { ...raster, width, transform: [a, b, c + a * col0, d, e, f], bands: raster.bands.map(take), mask: take(raster.mask) as unknown as Uint8Array };
+  return { ...raster, width, height, transform: [a, b, c + a * col0, d, e, f + e * row0], bands: raster.bands.map(take), mask: take(raster.mask) };
 }
 
 function writeRaster(name: string, raster: Raster): string {
@@ -169,8 +184,13 @@ describe('plans', () => {
     expect(plan.spec.sources.map((s) => s.modality)).toEqual(['S2L2A', 'DEM']);
     expect(plan.lattice).toEqual({ crs: 'EPSG:32736', resolution: 10, phase: [1.819878, 8.227452] });
     const [s2, dem] = [await opener.open(s2File, 'S2L2A', { trusted: true }), await opener.open(eastDem, 'DEM', { trusted: true })];
-    expect(plan.bounds).toEqual([Math.max(s2.bounds[0], dem.bounds[0]), Math.max(s2.bounds[1], dem.bounds[1]), Math.min(s2.bounds[2], dem.bounds[2]), Math.min(s2.bounds[3], dem.bounds[3])]);
+    const common = (b: number[]) => [Math.max(s2.bounds[0], b[0]!), Math.max(s2.bounds[1], b[1]!), Math.min(s2.bounds[2], b[2]!), Math.min(s2.bounds[3], b[3]!)];
+    expect(plan.bounds).toEqual(common(dem.bounds));
     expect(dem.bounds[0]).toBeGreaterThan(s2.bounds[0]);
+    // The touching crop is inside the S2 chip on its south, east and north sides.
+    const touching = await opener.open(touchingDem, 'DEM', { trusted: true });
+    expect([touching.bounds[1] > s2.bounds[1], touching.bounds[2] < s2.bounds[2], touching.bounds[3] < s2.bounds[3]]).toEqual([true, true, true]);
+    expect((await engine.plan({ sources: [S2(), trusted('DEM', touchingDem)], params })).bounds).toEqual(common(touching.bounds));
     // The native footprint lies on the DEM's 56 columns: lattice x from 10 * 61898 + p, y over the whole chip, to
     // within a lattice pixel (the round trip through CRS84 widens a UTM box by a few metres).
     const [p, q] = plan.lattice.phase;
@@ -184,6 +204,17 @@ describe('plans', () => {
     expect(engine.countChips(plan, gridOf(plan, ONE_CHIP))).toBe(0);
     expect(engine.countChips(alone, gridOf(alone, ONE_CHIP))).toBe(1);
     expect(engine.countChips(alone, gridOf(alone, NORTH))).toBe(4);
+    // Over a window 400 pixels wider on every side: still only the chips that meet the footprint, and a chip that
+    // only touches it along an edge is not one of them.
+    const padded = { col0: FOOTPRINT.col0 - 400, row0: FOOTPRINT.row0 - 400, col1: FOOTPRINT.col1 + 400, row1: FOOTPRINT.row1 + 400 };
+    expect(engine.countChips(alone, gridOf(alone, padded))).toBe(6);
+    expect(engine.countChips(plan, gridOf(plan, padded))).toBe(3);
+    const touchingPlan = await engine.plan({ sources: [S2(), trusted('DEM', touchingDem)], params });
+    expect(latticeWindow(touchingPlan.lattice, touchingPlan.nativeBounds)).toEqual({ col0: 61729, row0: 962336, col1: 61824, row1: 962496 });
+    expect(engine.countChips(touchingPlan, gridOf(touchingPlan, padded))).toBe(1);
+    const westPlan = await engine.plan({ sources: [S2(), trusted('DEM', westTouchingDem)], params });
+    expect(latticeWindow(westPlan.lattice, westPlan.nativeBounds).col0).toBe(61856);
+    expect(engine.countChips(westPlan, gridOf(westPlan, padded))).toBe(3);
     // A grid on the lattice snapped outward from a bbox in the lattice CRS.
     expect(engine.latticeGrid(alone, [p + 10 * 61740 + 3, q + 10 * 962400, p + 10 * 61800 - 0.5, q + 10 * 962460 + 9])).toEqual(gridOf(alone, { ...ONE_CHIP, row1: 962461 }));
   });
@@ -202,6 +233,11 @@ describe('plans', () => {
     const listed = (b: number[]) => `[${b.map((v) => v.toFixed(4)).join(', ')}]`;
     expect(await badRequestOf(engine.plan({ sources: [S2(), trusted('DEM', farDem)], params }))).toBe(
       `The sources do not overlap, so there is nothing to generate from: S2L2A covers ${listed(s2.bounds)}; DEM covers ${listed(far.bounds)}.`,
+    );
+    // Overlapping in longitude, not in latitude.
+    const north = await opener.open(northDem, 'DEM', { trusted: true });
+    expect(await badRequestOf(engine.plan({ sources: [S2(), trusted('DEM', northDem)], params }))).toBe(
+      `The sources do not overlap, so there is nothing to generate from: S2L2A covers ${listed(s2.bounds)}; DEM covers ${listed(north.bounds)}.`,
     );
   });
 
@@ -241,14 +277,18 @@ describe('plans', () => {
 });
 
 describe('reads', () => {
-  it('refuse outputs the model cannot generate and plans of another engine', async () => {
-    const { engine } = engineWith();
+  it('refuse outputs the model cannot generate before any work, and plans of another engine', async () => {
+    const { observed, chipIds } = observedRuntime();
+    const { engine, chips } = engineWith({ runtime: observed });
     const plan = await engine.plan({ sources: [S2()], params });
     const grid = gridOf(plan, ONE_CHIP);
     expect(await badRequestOf(engine.read(plan, [], grid))).toBe('Name at least one output. This model can generate: S2L2A, S1GRD, S1RTC, DEM, LULC, NDVI.');
     expect(await badRequestOf(engine.read(plan, ['DEM', 'S2RGB'], grid))).toBe(
       'This model (terramind-v1-test-random) cannot generate S2RGB. It can generate: S2L2A, S1GRD, S1RTC, DEM, LULC, NDVI.',
     );
+    // Not even the DEM chip was started.
+    expect(chipIds).toEqual([]);
+    expect(chips).toEqual([]);
     const other = engineWith().engine;
     expect(await errorOf(other.read(plan, ['DEM'], grid))).toEqual(new Error('internal: read() takes a plan made by this engine'));
   });
@@ -285,19 +325,25 @@ describe('reads', () => {
     // Another instance on the same store, blending one lattice row of chips at a time: from the store, the same values.
     const second = engineWith({ store: first.store, settings: { stripRows: 192 } });
     const plan2 = await second.engine.plan({ sources: [S2()], params });
-    const fromStore = await second.engine.read(plan2, ['DEM'], grid);
+    const stripProgress: ChipProgress[] = [];
+    const fromStore = await second.engine.read(plan2, ['DEM'], grid, { onChip: (p) => stripProgress.push(p) });
     expectSameValues(fromStore.DEM!.bands, dem.bands, 'DEM from the store, in strips');
     expectSameValues([fromStore.DEM!.mask], [dem.mask], 'mask from the store, in strips');
     expect(second.engine.stats()).toMatchObject({ generated: 0, fromStore: 6 });
     // Strips of 192 rows: [962317, 962509) takes all six chips (from the store), [962285, 962317) four (from memory).
     expect(second.origins()).toEqual([...Array(6).fill('store'), ...Array(4).fill('memory')]);
+    // Progress counts each chip once, though the second strip takes four of them again.
+    expect(stripProgress).toEqual([1, 2, 3, 4, 5, 6].map((done) => ({ done, total: 6, generated: 0, cached: done })));
   });
 
   it('outside the sources take no chip and come back fully masked', async () => {
     const { engine, chips } = engineWith();
     const plan = await engine.plan({ sources: [S2()], params });
     const away = { col0: FOOTPRINT.col0, col1: FOOTPRINT.col0 + 50, row0: FOOTPRINT.row1 + 5000, row1: FOOTPRINT.row1 + 5040 };
-    const { DEM: dem, LULC: lulc } = await engine.read(plan, ['DEM', 'LULC'], gridOf(plan, away));
+    const caller = new AbortController();
+    const { DEM: dem, LULC: lulc } = await engine.read(plan, ['DEM', 'LULC'], gridOf(plan, away), { signal: caller.signal });
+    // The read no longer listens to its caller's signal (a signal that outlives many reads would collect listeners).
+    expect(getEventListeners(caller.signal, 'abort')).toEqual([]);
     expect([dem!.width, dem!.height, lulc!.width]).toEqual([50, 40, 50]);
     expect(dem!.mask.every((m) => m === 0) && lulc!.mask.every((m) => m === 0)).toBe(true);
     expect(chips).toEqual([]);
@@ -355,6 +401,43 @@ describe('reads', () => {
       { done: 1, total: 1, generated: 0, cached: 1 },
       { done: 1, total: 1, generated: 1, cached: 0 },
     ]);
+  });
+
+  it('take a chip another instance is generating from that instance, under a lease named after the host and process', async () => {
+    const bucket = new MemoryCacheStore(64 * 1024 * 1024);
+    const leases: string[] = [];
+    const shared: CacheStore = {
+      kind: 'memory',
+      get: (key) => bucket.get(key),
+      put: async (key, object) => {
+        if (key.endsWith('.lease')) leases.push(JSON.parse(new TextDecoder().decode(object.body)).owner);
+        return bucket.put(key, object);
+      },
+      putIfAbsent: async (key, object) => {
+        if (key.endsWith('.lease')) leases.push(JSON.parse(new TextDecoder().decode(object.body)).owner);
+        return bucket.putIfAbsent(key, object);
+      },
+    };
+    const { observed, chipIds, started } = observedRuntime();
+    // The generating instance names no instanceId: its leases carry host-pid-random.
+    const generating = createChipEngine({
+      runtime: observed,
+      opener,
+      store: shared,
+      settings: { queueMax: 8, concurrency: 1, memoryBytes: 1 << 24, leaseTtlMs: 60_000, leaseWaitMs: 5_000, leaseSettleMs: 5 },
+    });
+    const waiting = engineWith({ store: shared, settings: { leaseWaitMs: 5_000 } });
+    const [planA, planB] = await Promise.all([generating.plan({ sources: [S2()], params }), waiting.engine.plan({ sources: [S2()], params })]);
+    const first = generating.read(planA, ['DEM'], gridOf(planA, ONE_CHIP));
+    await started;
+    const second = await waiting.engine.read(planB, ['DEM'], gridOf(planB, ONE_CHIP));
+    expectSameValues(second.DEM!.bands, (await first).DEM!.bands, 'the peer\'s chip');
+    expect(chipIds).toHaveLength(1);
+    expect(waiting.origins()).toEqual(['peer']);
+    expect(waiting.engine.stats()).toMatchObject({ generated: 0, fromPeers: 1, shared: 0 });
+    const owner = new RegExp(`^${hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-${process.pid}-[0-9a-f]{8}$`);
+    expect(leases.filter((name) => !name.startsWith('engine-test')).every((name) => owner.test(name))).toBe(true);
+    expect(leases.some((name) => owner.test(name))).toBe(true);
   });
 
   it('of several outputs give each the values of a read of it alone', async () => {
