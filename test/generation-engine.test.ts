@@ -219,6 +219,24 @@ describe('plans', () => {
     expect(engine.latticeGrid(alone, [p + 10 * 61740 + 3, q + 10 * 962400, p + 10 * 61800 - 0.5, q + 10 * 962460 + 9])).toEqual(gridOf(alone, { ...ONE_CHIP, row1: 962461 }));
   });
 
+  it('refuse sources that only touch along an edge: nothing lies between them to generate from', async () => {
+    // Three 10 x 10 pixel rasters in EPSG:4326 with binary-exact edges (pixels of 2^-10 degrees), as 1-degree DEM
+    // tiles meet: a DEM, an NDVI raster east of it and one north of it, sharing an edge exactly.
+    const step = 2 ** -10;
+    const degrees = (name: string, west: number, north: number, modality: Modality) => {
+      const grid: Grid = { crs: 'EPSG:4326', width: 10, height: 10, transform: [step, 0, west, 0, -step, north] };
+      return writeRaster(name, { ...grid, bands: [new Float32Array(100).fill(0.5)], bandNames: ['v'], mask: new Uint8Array(100).fill(255), modality });
+    };
+    const dem = degrees('edge-dem.tif', 34, -3.5, 'DEM');
+    const east = degrees('edge-east.tif', 34 + 10 * step, -3.5, 'NDVI');
+    const north = degrees('edge-north.tif', 34, -3.5 + 10 * step, 'NDVI');
+    const { engine } = engineWith();
+    for (const ndvi of [east, north]) {
+      const detail = await badRequestOf(engine.plan({ sources: [trusted('DEM', dem), trusted('NDVI', ndvi)], params }));
+      expect(detail).toMatch(/^The sources do not overlap, so there is nothing to generate from: DEM covers \[34\.0000, -3\.5098, 34\.0098, -3\.5000\]; NDVI covers /);
+    }
+  });
+
   it('refuse sources that are missing, not inputs of the model, or that do not overlap, naming what to change', async () => {
     const { engine } = engineWith();
     expect(await badRequestOf(engine.plan({ sources: [], params }))).toBe(
@@ -429,7 +447,7 @@ describe('reads', () => {
     const waiting = engineWith({ store: shared, settings: { leaseWaitMs: 5_000 } });
     const [planA, planB] = await Promise.all([generating.plan({ sources: [S2()], params }), waiting.engine.plan({ sources: [S2()], params })]);
     const first = generating.read(planA, ['DEM'], gridOf(planA, ONE_CHIP));
-    await started;
+    await Promise.race([started, first]);
     const second = await waiting.engine.read(planB, ['DEM'], gridOf(planB, ONE_CHIP));
     expectSameValues(second.DEM!.bands, (await first).DEM!.bands, 'the peer\'s chip');
     expect(chipIds).toHaveLength(1);
@@ -482,7 +500,8 @@ describe('reads', () => {
     const { engine } = engineWith({ runtime: observed, settings: { concurrency: 1 } });
     const plan = await engine.plan({ sources: [S2()], params });
     const job = engine.read(plan, ['DEM'], gridOf(plan, NORTH), { priority: 'batch' });
-    await started;
+    // (A read that never runs the model must fail this test, not hang it.)
+    await Promise.race([started, job]);
     const tile = await engine.read(plan, ['DEM'], gridOf(plan, OTHER_CHIP));
     await job;
     const address = (i: number, j: number) => `EPSG:32736/1.819878,8.227452/${i}/${j}`;
