@@ -86,29 +86,22 @@ export class ChipCache {
         if (!(await this.leases.heldByOther(key).catch(() => false))) break;
       }
     }
-    const release = () => (leased ? this.release(key) : Promise.resolve());
-    // The other instance may have stored the chip and released its lease between our lookups (or before we took
-    // the lease): one more look costs a GET, a second generation costs model time.
-    const meanwhile = await this.load(key);
-    if (meanwhile) {
-      await release();
-      return { values: meanwhile, origin: 'peer' };
-    }
-    let bytes: Uint8Array;
     try {
-      bytes = encodeChip(await generate());
-    } catch (error) {
-      await release();
-      throw error;
+      // The other instance may have stored the chip and released its lease between our lookups (or before we took
+      // the lease): one more look costs a GET, a second generation costs model time.
+      const meanwhile = await this.load(key);
+      if (meanwhile) return { values: meanwhile, origin: 'peer' };
+      const bytes = encodeChip(await generate());
+      const values = this.remember(key, decodeChip(bytes));
+      try {
+        await this.store.put(key, { body: bytes, contentType: CONTENT_TYPE, etag: etagOf(bytes) });
+      } catch (error) {
+        this.logger?.warn({ err: error, key, store: this.store.kind }, 'chip store put failed; serving uncached');
+      }
+      return { values, origin: 'generated' };
+    } finally {
+      if (leased) await this.release(key);
     }
-    const values = this.remember(key, decodeChip(bytes));
-    try {
-      await this.store.put(key, { body: bytes, contentType: CONTENT_TYPE, etag: etagOf(bytes) });
-    } catch (error) {
-      this.logger?.warn({ err: error, key, store: this.store.kind }, 'chip store put failed; serving uncached');
-    }
-    await release();
-    return { values, origin: 'generated' };
   }
 
   /** Releases our lease; a release that fails leaves it to expire at its TTL, which only delays other instances. */
